@@ -1,0 +1,44 @@
+// The servers under test and which suites each takes part in. The order is
+// the interleaving order within a repetition.
+
+export interface ServerEntry {
+  name: string;
+  /** How the server appears in tables. */
+  label: string;
+  file: string;
+  sse: boolean;
+  http: boolean;
+  stream: boolean;
+}
+
+const file = (name: string): string => `bench/servers/${name}.ts`;
+
+export const SERVERS: readonly ServerEntry[] = [
+  { name: 'raw-write', label: 'node:http', file: file('raw-write'), sse: true, http: true, stream: true },
+  {
+    name: 'raw-socket',
+    label: 'node:http socket (ceiling)',
+    file: file('raw-socket'),
+    sse: true,
+    http: false,
+    stream: false,
+  },
+  { name: 'sluice', label: 'sluice', file: file('sluice'), sse: true, http: true, stream: true },
+  {
+    name: 'better-sse',
+    label: 'better-sse',
+    file: file('better-sse'),
+    sse: true,
+    http: false,
+    stream: false,
+  },
+  { name: 'hono', label: 'hono', file: file('hono'), sse: true, http: true, stream: false },
+  { name: 'fastify', label: 'fastify', file: file('fastify'), sse: true, http: true, stream: false },
+];
+
+/** The reference every ratio is taken against. */
+export const BASELINE = 'raw-write';
+
+export function pick(kind: 'sse' | 'http' | 'stream', only: readonly string[] | undefined): ServerEntry[] {
+  return SERVERS.filter((s) => s[kind] && (!only || only.includes(s.name)));
+}

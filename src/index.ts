@@ -1,0 +1,20 @@
+/**
+ * sluice — an HTTP server for Node.js in which streaming responses and
+ * Server-Sent Events are first-class. Named exports only, so bundlers can
+ * drop what an app does not use.
+ */
+export { HttpError, InvalidArgumentError, ResponseCommittedError } from './errors.ts';
+export { type Envelope, handlerResponse } from './middleware/handler-response.ts';
+export { Request } from './request/request.ts';
+export type { ParsedBody, UploadedFile } from './request/request-body.ts';
+export { type Context, currentRequest, requestFromCtx } from './request/request-context.ts';
+export { type Handler, isExitSignal, Middleware } from './request/request-middleware.ts';
+export { Response } from './response/response.ts';
+export { sprintf } from './response/response-format.ts';
+export { ResponseHeader } from './response/response-header.ts';
+export { RouteGroup } from './router/router.ts';
+export { Server, type ShutdownOptions, server } from './server/server.ts';
+export { type Logger, silentLogger } from './server/server-logger.ts';
+export { assertEventFields, encodeEvent, formatComment, formatEvent, type SseEvent } from './sse/encoder.ts';
+export { EventStream, type EventStreamOptions } from './sse/event-stream.ts';
+export { ndjson, type SseEventItem, sseEvent, textStream } from './sse/pipe-returned.ts';

@@ -1,0 +1,173 @@
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Response } from '../response/response.ts';
+import type { Server } from '../server/server.ts';
+import { pipeReturned } from '../sse/pipe-returned.ts';
+import type { UploadedFile } from './request-body.ts';
+import { type Context, createContext } from './request-context.ts';
+import { exitSignal, type Handler, Middleware } from './request-middleware.ts';
+
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * One HTTP request, as GoFrame's `*ghttp.Request`: its input (params, query,
+ * body), its {@link Response}, its place in the middleware chain, and a
+ * `signal` that aborts when the client goes away or the server stops.
+ *
+ * @example
+ * ```ts
+ * s.bindHandler('POST:/user/{id}', async (r) => {
+ *   const id = r.get('id');          // path, then query, then body
+ *   const name = r.get('name');
+ *   r.response.writeJson({ id, name });
+ * });
+ * ```
+ */
+export class Request {
+  /** The HTTP method, upper case. */
+  readonly method: string;
+  /** The request target as sent: path and query. */
+  readonly url: string;
+  /** The path without the query string, still percent-encoded. */
+  readonly path: string;
+  /** The request headers, names in lower case. */
+  readonly headers: IncomingHttpHeaders;
+  /** The Node request: the escape hatch, and the unread body for types sluice does not parse. */
+  readonly raw: IncomingMessage;
+  /** The response to this request. */
+  readonly response: Response;
+  /** The server handling this request. */
+  readonly server: Server;
+  /** Path parameters of the matched route (`/user/{id}` gives `params.id`). */
+  params: Readonly<Record<string, string>> = NO_PARAMS;
+  /** The cursor through the handler chain: `await r.middleware.next()`. */
+  middleware: Middleware;
+  /** @internal */ query: Record<string, unknown> = NO_PARAMS;
+  /** @internal */ body: unknown = undefined;
+  /** @internal */ files: UploadedFile[] = [];
+  /** @internal */ handlerResult: unknown = undefined;
+  /** @internal */ exited = 0;
+  /** @internal */ gone = false;
+  /** @internal */ readonly startedAt = performance.now();
+  private controller: AbortController | undefined = undefined;
+  private context: Context | undefined = undefined;
+
+  constructor(server: Server, raw: IncomingMessage, res: ServerResponse, chain: readonly Handler[]) {
+    this.server = server;
+    this.raw = raw;
+    this.method = raw.method ?? 'GET';
+    const url = raw.url ?? '/';
+    this.url = url;
+    const q = url.indexOf('?');
+    this.path = q === -1 ? url : url.slice(0, q);
+    this.headers = raw.headers;
+    this.response = new Response(this, res);
+    this.middleware = new Middleware(this, chain);
+  }
+
+  /**
+   * Aborts when the client goes away, or when the server shuts down, so a
+   * streaming loop can stop producing. Created on first use: most requests
+   * never look at it.
+   */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.gone) this.controller.abort(this.goneReason());
+    }
+    return this.controller.signal;
+  }
+
+  /** The context of this request, for code that takes a `ctx`; see {@link requestFromCtx}. */
+  get ctx(): Context {
+    this.context ??= createContext(this);
+    return this.context;
+  }
+
+  /**
+   * A parameter by name from the path, then the query, then the body, as
+   * GoFrame's `r.Get`; `def` when none has it.
+   */
+  get(name: string, def?: unknown): unknown {
+    const p = this.params[name];
+    if (p !== undefined) return p;
+    const q = this.query[name];
+    if (q !== undefined) return q;
+    const b = this.body;
+    if (typeof b === 'object' && b !== null && Object.hasOwn(b, name))
+      return (b as Record<string, unknown>)[name];
+    return def;
+  }
+
+  /** The whole parsed query, or one parameter of it (`def` when missing). */
+  getQuery(): Record<string, unknown>;
+  getQuery(name: string, def?: unknown): unknown;
+  getQuery(name?: string, def?: unknown): unknown {
+    if (name === undefined) return this.query;
+    return this.query[name] ?? def;
+  }
+
+  /**
+   * The parsed body: an object for JSON, urlencoded and multipart fields, a
+   * string for `text/plain`; `undefined` when there was none or its type is
+   * not one sluice parses (read `r.raw` then).
+   */
+  getBody<T = unknown>(): T {
+    return this.body as T;
+  }
+
+  /** Files of a multipart body. */
+  getFiles(): readonly UploadedFile[] {
+    return this.files;
+  }
+
+  /** What the route handler returned (for envelope middleware such as {@link handlerResponse}). */
+  getHandlerResponse(): unknown {
+    return this.handlerResult;
+  }
+
+  /** Ends the current handler or middleware; the middleware wrapping it goes on after its `next()`. */
+  exit(): never {
+    this.exited |= 1;
+    throw exitSignal(false);
+  }
+
+  /** Ends the whole chain: no code after any `next()` runs. What was written or flushed is kept. */
+  exitAll(): never {
+    this.exited |= 3;
+    throw exitSignal(true);
+  }
+
+  /** Whether `exit()` or `exitAll()` was called. */
+  isExited(): boolean {
+    return this.exited !== 0;
+  }
+
+  /** Whether `exitAll()` was called. */
+  isExitedAll(): boolean {
+    return (this.exited & 2) !== 0;
+  }
+
+  /** @internal Keeps the handler's return value; streams it when it is an iterable or a stream. */
+  async settleHandlerResult(result: unknown): Promise<void> {
+    this.handlerResult = result;
+    await pipeReturned(this, result);
+  }
+
+  /** @internal The client went away (or the server is stopping): abort `signal`. */
+  abort(reason: 'client' | 'shutdown'): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.goneBecause = reason;
+    this.controller?.abort(this.goneReason());
+  }
+
+  private goneBecause: 'client' | 'shutdown' = 'client';
+
+  private goneReason(): Error {
+    const e = new Error(
+      this.goneBecause === 'client' ? 'The client closed the connection' : 'The server is shutting down',
+    );
+    e.name = 'AbortError';
+    return e;
+  }
+}

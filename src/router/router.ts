@@ -1,0 +1,233 @@
+import FindMyWay from 'find-my-way';
+import { InvalidArgumentError } from '../errors.ts';
+import type { Handler } from '../request/request-middleware.ts';
+import { METHODS, type Method, parsePattern } from './route-pattern.ts';
+
+/** What the route table stores for one bound route. */
+export interface Route {
+  readonly pattern: string;
+  readonly handler: Handler;
+  /** The middleware of the groups the route was bound in, outermost first. */
+  readonly groups: readonly RouteGroup[];
+  readonly wildcardName: string | undefined;
+  /** Global middleware + group middleware + handler, composed once (again only when middleware is added). */
+  chain: readonly Handler[];
+}
+
+/** A match: the route, its decoded path params and the parsed query. */
+export interface RouteMatch {
+  route: Route;
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+}
+
+/** The outcome of a lookup that did not find a route. */
+export type RouteMiss =
+  | { kind: 'not-found' }
+  | { kind: 'method-not-allowed'; allow: string }
+  | { kind: 'bad-url' };
+
+/**
+ * The route table, on find-my-way (a radix tree proven in Fastify). GoFrame
+ * pattern syntax is translated at registration; lookups are find-my-way's.
+ */
+export class Router {
+  private readonly fmw = FindMyWay({
+    ignoreTrailingSlash: true,
+    maxParamLength: 500,
+    onBadUrl: () => {},
+  });
+  private readonly routes: Route[] = [];
+  /** method + path already bound, to give a clear error instead of find-my-way's. */
+  private readonly bound = new Set<string>();
+  /** Paths whose HEAD route was added for a GET route, so an explicit HEAD may replace it. */
+  private readonly implicitHead = new Set<string>();
+  private globalMiddleware: readonly Handler[] = [];
+
+  /** Binds a handler; `groups` carries the middleware of enclosing groups. */
+  add(pattern: string, handler: Handler, groups: readonly RouteGroup[] = [], prefix = ''): void {
+    if (typeof handler !== 'function') {
+      throw new InvalidArgumentError('handler', 'must be a function (r) => ...', handler);
+    }
+    const parsed = parsePattern(pattern, prefix);
+    const route: Route = {
+      pattern: parsed.path,
+      handler,
+      groups,
+      wildcardName: parsed.wildcardName,
+      chain: [],
+    };
+    route.chain = this.compose(route);
+    const methods: Method[] = [...parsed.methods];
+    for (const m of methods) {
+      const key = `${m} ${parsed.path}`;
+      if (this.bound.has(key)) {
+        // An explicit HEAD wins over the implicit one that a GET route registered.
+        if (m === 'HEAD' && this.implicitHead.has(parsed.path)) {
+          this.fmw.off('HEAD', parsed.path);
+          this.implicitHead.delete(parsed.path);
+        } else {
+          throw new InvalidArgumentError(
+            'pattern',
+            `a route for ${m} ${route.pattern} is already bound`,
+            pattern,
+          );
+        }
+      }
+      this.bound.add(key);
+      this.fmw.on(m, parsed.path, noop, route);
+    }
+    // GET routes answer HEAD too (headers, no body), as HTTP expects.
+    if (methods.includes('GET') && !methods.includes('HEAD') && !this.bound.has(`HEAD ${parsed.path}`)) {
+      this.bound.add(`HEAD ${parsed.path}`);
+      this.implicitHead.add(parsed.path);
+      this.fmw.on('HEAD', parsed.path, noop, route);
+    }
+    this.routes.push(route);
+  }
+
+  /** Replaces the global middleware and recomposes every route's chain. */
+  setGlobalMiddleware(middleware: readonly Handler[]): void {
+    this.globalMiddleware = middleware;
+    this.recompose();
+  }
+
+  /** Recomposes every chain; called when middleware is added after routes were bound. */
+  recompose(): void {
+    for (const route of this.routes) route.chain = this.compose(route);
+  }
+
+  /** The chain for requests that match no route, so global middleware (CORS, logs) still sees them. */
+  fallbackChain(terminal: Handler): readonly Handler[] {
+    return [...this.globalMiddleware, terminal];
+  }
+
+  /** Looks a request up. */
+  find(method: string, url: string): RouteMatch | RouteMiss {
+    const found = this.fmw.find(method as Method, url);
+    if (found !== null) {
+      const route = found.store as Route | null;
+      if (route === null) return { kind: 'bad-url' };
+      const params = found.params as Record<string, string>;
+      if (route.wildcardName !== undefined && route.wildcardName !== '*' && params['*'] !== undefined) {
+        params[route.wildcardName] = params['*'];
+      }
+      for (const k in params) if (params[k] === undefined) return { kind: 'bad-url' };
+      return { route, params, query: found.searchParams };
+    }
+    const allow: string[] = [];
+    for (const m of METHODS) {
+      if (m === method) continue;
+      const other = this.fmw.find(m, url);
+      if (other !== null) {
+        if (other.store === null) return { kind: 'bad-url' };
+        allow.push(m);
+      }
+    }
+    if (allow.length > 0) return { kind: 'method-not-allowed', allow: allow.join(', ') };
+    return { kind: 'not-found' };
+  }
+
+  /** Every bound route, for diagnostics. */
+  list(): readonly Route[] {
+    return this.routes;
+  }
+
+  private compose(route: Route): readonly Handler[] {
+    const chain: Handler[] = [...this.globalMiddleware];
+    for (const g of route.groups) chain.push(...g.middlewares);
+    chain.push(route.handler);
+    return chain;
+  }
+}
+
+function noop(): void {}
+
+/**
+ * A group of routes under a common prefix with their own middleware, as
+ * GoFrame's `s.Group`. Groups nest; a group's middleware runs after the
+ * server's and its parent group's, before the handler.
+ *
+ * @example
+ * ```ts
+ * s.group('/api', (g) => {
+ *   g.middleware(handlerResponse);
+ *   g.bindHandler('GET:/user/{id}', (r) => ({ id: r.get('id') }));
+ *   g.group('/admin', (admin) => admin.middleware(requireAdmin).bindHandler('/stats', stats));
+ * });
+ * ```
+ */
+export class RouteGroup {
+  /** @internal */ readonly middlewares: Handler[] = [];
+  /** @internal */ readonly router: Router;
+  /** The full prefix of this group. */
+  readonly prefix: string;
+  /** @internal */ readonly ancestry: readonly RouteGroup[];
+
+  constructor(router: Router, prefix: string, parents: readonly RouteGroup[]) {
+    this.router = router;
+    this.prefix = prefix;
+    this.ancestry = [...parents, this];
+  }
+
+  /** Adds middleware to every route of this group and its subgroups. */
+  middleware(...middleware: Handler[]): this {
+    for (const mw of middleware) {
+      if (typeof mw !== 'function')
+        throw new InvalidArgumentError('middleware', 'must be a function (r) => ...', mw);
+    }
+    this.middlewares.push(...middleware);
+    this.router.recompose();
+    return this;
+  }
+
+  /** Binds a handler under the group's prefix; the pattern may start with `METHOD:`. */
+  bindHandler(pattern: string, handler: Handler): this {
+    this.router.add(pattern, handler, this.ancestry, this.prefix);
+    return this;
+  }
+
+  /** Binds a GET handler (HEAD is answered too). */
+  get(path: string, handler: Handler): this {
+    return this.bindHandler(`GET:${path}`, handler);
+  }
+
+  /** Binds a POST handler. */
+  post(path: string, handler: Handler): this {
+    return this.bindHandler(`POST:${path}`, handler);
+  }
+
+  /** Binds a PUT handler. */
+  put(path: string, handler: Handler): this {
+    return this.bindHandler(`PUT:${path}`, handler);
+  }
+
+  /** Binds a DELETE handler. */
+  delete(path: string, handler: Handler): this {
+    return this.bindHandler(`DELETE:${path}`, handler);
+  }
+
+  /** Binds a PATCH handler. */
+  patch(path: string, handler: Handler): this {
+    return this.bindHandler(`PATCH:${path}`, handler);
+  }
+
+  /** Binds a handler for every method. */
+  all(path: string, handler: Handler): this {
+    return this.bindHandler(`ALL:${path}`, handler);
+  }
+
+  /** Opens a nested group under this one's prefix. */
+  group(prefix: string, fn: (g: RouteGroup) => void): this {
+    fn(new RouteGroup(this.router, joinPrefix(this.prefix, prefix), this.ancestry));
+    return this;
+  }
+}
+
+/** @internal */
+export function joinPrefix(a: string, b: string): string {
+  if (typeof b !== 'string') throw new InvalidArgumentError('prefix', 'must be a string such as "/api"', b);
+  const left = a.endsWith('/') ? a.slice(0, -1) : a;
+  if (b === '' || b === '/') return left;
+  return left + (b.startsWith('/') ? b : `/${b}`);
+}

@@ -1,0 +1,115 @@
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import { HttpError } from '../errors.ts';
+import { Request } from '../request/request.ts';
+import { hasParsableBody, parseBody } from '../request/request-body.ts';
+import { runWithRequest } from '../request/request-context.ts';
+import { type Handler, isExitSignal } from '../request/request-middleware.ts';
+import type { Server } from './server.ts';
+
+const REQUEST = Symbol('sluice.request');
+type TaggedResponse = ServerResponse & { [REQUEST]?: Request };
+
+/** The terminal handler of unmatched requests: 404, 405 with `Allow`, or 400 for a malformed URL. */
+export const notFound: Handler = (r) => {
+  const miss = r.server.router.find(r.method, r.url);
+  if ('route' in miss) throw new HttpError(404);
+  if (miss.kind === 'method-not-allowed') {
+    r.response.header.set('Allow', miss.allow);
+    throw new HttpError(405);
+  }
+  if (miss.kind === 'bad-url') throw new HttpError(400, 'Malformed URL: bad percent-encoding');
+  throw new HttpError(404);
+};
+
+/**
+ * Turns one node `request` event into a Request, runs its chain and ends the
+ * response. Written to be cheap: one Request, one Response, one Middleware
+ * cursor per request, no closures.
+ */
+export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResponse): void {
+  const match = ctx.router.find(req.method ?? 'GET', req.url ?? '/');
+  const found = 'route' in match;
+  const r = new Request(ctx, req, res, found ? match.route.chain : ctx.notFoundChain);
+  if (found) {
+    r.params = match.params;
+    r.query = match.query;
+  }
+  ctx.inFlight.add(r);
+  (res as TaggedResponse)[REQUEST] = r;
+  res.once('close', onResponseClose);
+  if (ctx.stopping) res.setHeader('Connection', 'close');
+  runWithRequest(r, () => run(ctx, r, found)).catch((e: unknown) => {
+    ctx.logger.error('sluice: failed to end a response', e);
+    res.destroy();
+  });
+}
+
+function onResponseClose(this: TaggedResponse): void {
+  const r = this[REQUEST];
+  if (r === undefined) return;
+  this[REQUEST] = undefined;
+  r.server.inFlight.delete(r);
+  // 'close' before the response finished means the connection went away under us.
+  if (!this.writableFinished) r.abort('client');
+}
+
+async function run(ctx: Server, r: Request, found: boolean): Promise<void> {
+  try {
+    if (found && hasParsableBody(r.raw)) {
+      const parsed = await parseBody(r.raw, ctx.bodyLimit);
+      r.body = parsed.body;
+      r.files = parsed.files;
+    }
+    await r.middleware.next();
+    writeReturnValue(r);
+  } catch (e) {
+    if (!isExitSignal(e)) reportError(r, e);
+  }
+  r.response.finish();
+}
+
+/**
+ * A handler may return its answer instead of writing it (as in Hono or
+ * Fastify): text and bytes as they are, anything else as JSON. Only when
+ * nothing else answered: no envelope middleware wrote, nothing is buffered,
+ * the response is not committed and the handler did not exit.
+ */
+function writeReturnValue(r: Request): void {
+  const value = r.handlerResult;
+  const res = r.response;
+  if (value === undefined || r.isExited() || res.isCommitted() || res.chunks.length > 0) return;
+  if (typeof value === 'string' || value instanceof Uint8Array) res.write(value);
+  else res.writeJson(value);
+}
+
+/**
+ * The one place a thrown error becomes output. Before commit: a status and a
+ * short body (the message only when the error is exposed). After commit: an
+ * SSE stream gets `event: error`; any other stream is aborted so the client
+ * sees a truncated response instead of text appended to it.
+ */
+export function reportError(r: Request, e: unknown): void {
+  const status = e instanceof HttpError ? e.status : 500;
+  logRequestError(r, status, e);
+  const res = r.response;
+  if (!res.isCommitted()) {
+    const exposed = e instanceof HttpError && e.expose;
+    res.clearBuffer();
+    res.raw.statusCode = status;
+    res.raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    // The client may still be sending a body we refused; closing avoids reading it all.
+    if (status === 413) res.raw.setHeader('Connection', 'close');
+    res.write(exposed ? (e as Error).message : (STATUS_CODES[status] ?? 'Error'));
+    return;
+  }
+  if (res.eventStream !== undefined && !res.eventStream.isClosed) res.eventStream.fail(e);
+  else res.raw.destroy();
+}
+
+/** Logs an error that ended a request: 5xx as errors with the stack, 4xx as one warning line. */
+export function logRequestError(r: Request, status: number, e: unknown): void {
+  const logger = r.server.logger;
+  if (status >= 500) logger.error(`sluice: ${r.method} ${r.path} failed`, e);
+  else
+    logger.warn(`sluice: ${r.method} ${r.path} -> ${status}: ${e instanceof Error ? e.message : String(e)}`);
+}

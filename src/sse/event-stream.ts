@@ -1,0 +1,212 @@
+import { HttpError, InvalidArgumentError } from '../errors.ts';
+import type { Response } from '../response/response.ts';
+import { waitForDrain, writeChunk } from '../response/response-writer.ts';
+import { encodeEvent, formatComment, type SseEvent } from './encoder.ts';
+
+/** Options of `r.response.sse()`. */
+export interface EventStreamOptions {
+  /**
+   * Milliseconds of silence after which a comment line is sent, so proxies
+   * and load balancers do not cut an idle stream. Default 15000; 0 turns it off.
+   */
+  heartbeat?: number;
+  /** Reconnection delay (ms) sent to the client first, as the `retry:` field. */
+  retry?: number;
+  /**
+   * A query parameter read as the last event id when the `Last-Event-ID`
+   * header is missing, for clients that cannot set headers (a first
+   * `EventSource` connection resuming from a stored id). Off by default
+   * because it lets any link choose the replay point.
+   */
+  lastEventIdQuery?: string;
+}
+
+const DEFAULT_HEARTBEAT = 15_000;
+const HEARTBEAT_FRAME = Buffer.from(formatComment(''));
+
+/**
+ * One client's Server-Sent Events stream, returned by `r.response.sse()`.
+ * Every event is framed by {@link encodeEvent}, so it is spec-correct by
+ * construction; `send()` resolves once the socket accepted the bytes.
+ *
+ * @example
+ * ```ts
+ * s.bindHandler('/clock', async (r) => {
+ *   const es = r.response.sse({ retry: 2000 });
+ *   const t = setInterval(() => es.send({ event: 'tick', data: new Date().toISOString() }), 1000);
+ *   await es.closed;
+ *   clearInterval(t);
+ * });
+ * ```
+ */
+export class EventStream {
+  /** The `Last-Event-ID` the client sent (or the opt-in query fallback); `undefined` on a first connection. */
+  readonly lastEventId: string | undefined;
+  /** Aborts when the stream ends: the client left, `close()` was called, or the server is stopping. */
+  readonly signal: AbortSignal;
+  /** Settles when the stream has ended, for whatever reason. Never rejects. */
+  readonly closed: Promise<void>;
+  /** @internal */ readonly response: Response;
+  /** @internal */ readonly controller = new AbortController();
+  /** @internal */ eventsSent = 0;
+  /** @internal Why the stream ended, for the access log. */
+  endReason: 'client' | 'server' | 'shutdown' | 'error' | undefined = undefined;
+  private resolveClosed!: () => void;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+
+  constructor(response: Response, options: EventStreamOptions = {}) {
+    const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT;
+    if (!Number.isSafeInteger(heartbeat) || heartbeat < 0) {
+      throw new InvalidArgumentError(
+        'heartbeat',
+        'must be a non-negative integer of milliseconds',
+        heartbeat,
+      );
+    }
+    const retryFrame = options.retry === undefined ? undefined : encodeEvent({ retry: options.retry });
+    this.response = response;
+    this.signal = this.controller.signal;
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    const r = response.request;
+    this.lastEventId = readLastEventId(r.headers['last-event-id'], options.lastEventIdQuery, r);
+
+    const raw = response.raw;
+    raw.statusCode = raw.statusCode === 200 ? 200 : raw.statusCode;
+    raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    raw.setHeader('Cache-Control', 'no-cache, no-transform');
+    raw.setHeader('X-Accel-Buffering', 'no');
+    // HTTP/2 forbids connection-specific headers; on HTTP/1.x it keeps old proxies from closing the stream.
+    if (r.raw.httpVersionMajor < 2) raw.setHeader('Connection', 'keep-alive');
+    raw.removeHeader('Content-Length');
+    response.commit();
+    // Send the head now so the client's `open` fires before the first event.
+    if (retryFrame !== undefined) writeChunk(response, retryFrame);
+    else raw.flushHeaders();
+
+    if (raw.destroyed) {
+      this.end('client');
+    } else {
+      raw.once('close', () => this.end(raw.writableFinished ? (this.endReason ?? 'server') : 'client'));
+      r.signal.addEventListener('abort', () => this.close('shutdown'), { once: true });
+    }
+    if (heartbeat > 0 && !this.signal.aborted) {
+      this.heartbeatTimer = setTimeout(() => this.beat(), heartbeat);
+      this.heartbeatTimer.unref();
+    }
+  }
+
+  /** Whether the stream has ended. */
+  get isClosed(): boolean {
+    return this.signal.aborted;
+  }
+
+  /**
+   * Sends one event. Objects as `data` are sent as JSON; strings are split on
+   * line breaks into several `data:` lines. An `event` or `id` containing
+   * CR, LF or NUL throws {@link InvalidArgumentError} and nothing is written.
+   * Resolves `true` once the socket accepted the bytes, `false` if the client
+   * is gone.
+   */
+  send(event: SseEvent): Promise<boolean> {
+    const frame = encodeEvent(event);
+    this.eventsSent++;
+    return this.writeFrame(frame);
+  }
+
+  /** Sends a comment line (ignored by clients; useful as a keep-alive or for debugging). */
+  comment(text: string): Promise<boolean> {
+    return this.writeFrame(Buffer.from(formatComment(text)));
+  }
+
+  /** Ends the stream. The client's `EventSource` will reconnect unless told otherwise by your events. */
+  close(reason: 'server' | 'shutdown' = 'server'): void {
+    if (this.signal.aborted) return;
+    this.endReason = reason;
+    const raw = this.response.raw;
+    if (!raw.writableEnded && !raw.destroyed) raw.end();
+    this.end(reason);
+  }
+
+  /**
+   * @internal Writes bytes that are already framed (a channel frames an event
+   * once for all subscribers). Resolves like {@link send}.
+   */
+  writeFrame(frame: Buffer): Promise<boolean> {
+    if (this.signal.aborted) return Promise.resolve(false);
+    this.heartbeatTimer?.refresh();
+    return writeChunk(this.response, frame);
+  }
+
+  /**
+   * @internal Synchronous write for fan-out: returns what `write()` returned
+   * (`false`: the socket is full, check {@link bufferedBytes}), or `false` when closed.
+   */
+  writeFrameSync(frame: Buffer): boolean {
+    if (this.signal.aborted) return false;
+    const raw = this.response.raw;
+    if (raw.destroyed || raw.writableEnded) return false;
+    this.heartbeatTimer?.refresh();
+    this.response.written += frame.length;
+    return raw.write(frame);
+  }
+
+  /** Bytes written to this stream that the socket has not yet taken (the slow-client measure). */
+  get bufferedBytes(): number {
+    return this.response.raw.writableLength;
+  }
+
+  /** Resolves when the socket has room again (or `false` when the stream ended first). */
+  drained(): Promise<boolean> {
+    const raw = this.response.raw;
+    if (!raw.writableNeedDrain) return Promise.resolve(!this.signal.aborted);
+    return waitForDrain(raw);
+  }
+
+  /** Aborts the connection without a clean end (for a subscriber dropped by policy, or an internal error). */
+  destroy(): void {
+    if (!this.signal.aborted) this.endReason = 'error';
+    this.response.raw.destroy();
+    this.end('error');
+  }
+
+  /**
+   * @internal Reports an error thrown after the stream began, in-band as
+   * `event: error` (never as text appended to the stream), then ends it.
+   */
+  fail(err: unknown): void {
+    if (this.signal.aborted) return;
+    const message = err instanceof HttpError && err.expose ? err.message : 'Internal Server Error';
+    this.writeFrameSync(encodeEvent({ event: 'error', data: { message } }));
+    this.endReason = 'error';
+    this.close('server');
+    this.endReason = 'error';
+  }
+
+  private beat(): void {
+    if (this.signal.aborted) return;
+    this.writeFrameSync(HEARTBEAT_FRAME);
+  }
+
+  private end(reason: NonNullable<EventStream['endReason']>): void {
+    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    if (this.signal.aborted) return;
+    this.endReason ??= reason;
+    this.controller.abort();
+    this.resolveClosed();
+  }
+}
+
+function readLastEventId(
+  header: string | string[] | undefined,
+  queryName: string | undefined,
+  r: { getQuery(name: string): unknown },
+): string | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value !== undefined && value !== '') return value;
+  if (queryName === undefined) return undefined;
+  const q = r.getQuery(queryName);
+  return typeof q === 'string' && q !== '' ? q : undefined;
+}

@@ -1,0 +1,165 @@
+import type { Readable } from 'node:stream';
+import type { Request } from '../request/request.ts';
+import { writeChunk } from '../response/response-writer.ts';
+import { encodeEvent, type SseEvent } from './encoder.ts';
+
+const STREAM_BODY = Symbol('sluice.streamBody');
+const SSE_EVENT = Symbol('sluice.sseEvent');
+
+type Source<T> = AsyncIterable<T> | Iterable<T> | ReadableStream<T> | Readable;
+
+interface StreamBody {
+  readonly [STREAM_BODY]: 'ndjson' | 'text';
+  readonly source: Source<unknown>;
+}
+
+/** An item of a returned iterable that carries a full event (name, id, retry), not only data. */
+export interface SseEventItem {
+  readonly [SSE_EVENT]: SseEvent;
+}
+
+/**
+ * Marks an item of a returned iterable as a complete SSE event, for control
+ * of `event`, `id` and `retry`; plain items are sent as `data` only.
+ *
+ * @example
+ * ```ts
+ * s.bindHandler('/feed', async function* () {
+ *   yield sseEvent({ event: 'greeting', id: '1', data: 'hi' });
+ *   yield { n: 2 }; // data: {"n":2}
+ * });
+ * ```
+ */
+export function sseEvent(event: SseEvent): SseEventItem {
+  // Validate now, where the mistake is, rather than when the item is sent.
+  encodeEvent(event);
+  return { [SSE_EVENT]: event };
+}
+
+/**
+ * Streams a returned iterable as newline-delimited JSON
+ * (`application/x-ndjson`): one `JSON.stringify(item)` line per item.
+ *
+ * @example
+ * ```ts
+ * s.bindHandler('/rows', () => ndjson(db.cursor('SELECT * FROM t')));
+ * ```
+ */
+export function ndjson(source: Source<unknown>): StreamBody {
+  return { [STREAM_BODY]: 'ndjson', source };
+}
+
+/**
+ * Streams a returned iterable as plain text (`text/plain`): strings and bytes
+ * as they are, nothing added between items.
+ *
+ * @example
+ * ```ts
+ * s.bindHandler('/log', () => textStream(tail('/var/log/app.log')));
+ * ```
+ */
+export function textStream(source: Source<unknown>): StreamBody {
+  return { [STREAM_BODY]: 'text', source };
+}
+
+/**
+ * @internal Streams what a handler returned when it is an iterable or a
+ * stream; anything else is left to the envelope / end-of-chain logic. Items
+ * are pulled one at a time and only after the previous one was accepted by
+ * the socket, so a slow client never makes the producer run ahead.
+ */
+export async function pipeReturned(r: Request, value: unknown): Promise<void> {
+  if (typeof value !== 'object' || value === null) return;
+  if (STREAM_BODY in value) {
+    const body = value as StreamBody;
+    const iterator = iteratorOf(body.source);
+    if (iterator !== undefined) await pipeBytes(r, iterator, body[STREAM_BODY]);
+    return;
+  }
+  if (typeof value === 'string' || value instanceof Uint8Array || Array.isArray(value)) return;
+  const iterator = asyncIteratorOf(value);
+  if (iterator !== undefined) await pipeSse(r, iterator);
+}
+
+async function pipeSse(r: Request, iterator: AsyncIterator<unknown>): Promise<void> {
+  const es = r.response.sse();
+  await drive(iterator, es.signal, (item) => {
+    const event = isSseEventItem(item) ? item[SSE_EVENT] : { data: item };
+    return es.send(event);
+  });
+  es.close();
+}
+
+async function pipeBytes(
+  r: Request,
+  iterator: AsyncIterator<unknown>,
+  kind: 'ndjson' | 'text',
+): Promise<void> {
+  const res = r.response;
+  if (!res.isCommitted() && !res.header.has('content-type')) {
+    res.header.set('Content-Type', kind === 'ndjson' ? 'application/x-ndjson' : 'text/plain; charset=utf-8');
+  }
+  res.header.set('X-Accel-Buffering', 'no');
+  await res.flush();
+  await drive(iterator, r.signal, (item) => {
+    if (kind === 'ndjson') return writeChunk(res, `${JSON.stringify(item) ?? 'null'}\n`);
+    return writeChunk(res, item instanceof Uint8Array ? Buffer.from(item) : String(item));
+  });
+}
+
+/**
+ * Pulls, writes, repeats; stops on the first write the client did not take
+ * or when `signal` aborts. Always gives the iterator a chance to clean up
+ * (`return()`), so a generator's `finally` runs when the client leaves.
+ */
+async function drive(
+  iterator: AsyncIterator<unknown>,
+  signal: AbortSignal,
+  write: (item: unknown) => Promise<boolean>,
+): Promise<void> {
+  let done = false;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (signal.aborted) resolve('aborted');
+    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  try {
+    while (!signal.aborted) {
+      const step = await Promise.race([iterator.next(), aborted]);
+      if (step === 'aborted') break;
+      if (step.done) {
+        done = true;
+        break;
+      }
+      if (!(await write(step.value))) break;
+    }
+  } catch (e) {
+    done = true; // a throwing iterator is finished; calling return() on it again is pointless
+    throw e;
+  } finally {
+    // Not awaited: a generator blocked in an await only finishes return() after that await settles,
+    // and the response must not wait for it. Its rejection is not ours to report twice.
+    if (!done) Promise.resolve(iterator.return?.()).catch(() => {});
+  }
+}
+
+function isSseEventItem(item: unknown): item is SseEventItem {
+  return typeof item === 'object' && item !== null && SSE_EVENT in item;
+}
+
+function asyncIteratorOf(value: object): AsyncIterator<unknown> | undefined {
+  const asyncIt = (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+  if (typeof asyncIt === 'function') return asyncIt.call(value);
+  return undefined;
+}
+
+function iteratorOf(source: Source<unknown>): AsyncIterator<unknown> | undefined {
+  const asyncIt = asyncIteratorOf(source);
+  if (asyncIt !== undefined) return asyncIt;
+  const syncIt = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
+  if (typeof syncIt !== 'function') return undefined;
+  const it = syncIt.call(source) as Iterator<unknown>;
+  return {
+    next: async () => it.next(),
+    return: async () => it.return?.() ?? { done: true, value: undefined },
+  };
+}
