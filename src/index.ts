@@ -4,6 +4,7 @@
  * drop what an app does not use.
  */
 export { HttpError, InvalidArgumentError, ResponseCommittedError } from './errors.ts';
+export { type AccessEntry, type AccessLogOptions, accessLog, formatEntry } from './middleware/access-log.ts';
 export { type Envelope, handlerResponse } from './middleware/handler-response.ts';
 export { Request } from './request/request.ts';
 export type { ParsedBody, UploadedFile } from './request/request-body.ts';

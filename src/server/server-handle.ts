@@ -89,6 +89,13 @@ function writeReturnValue(r: Request): void {
  * sees a truncated response instead of text appended to it.
  */
 export function reportError(r: Request, e: unknown): void {
+  // A handler that awaited `sleep(ms, { signal: r.signal })` rejects with the abort reason when the
+  // client leaves: that is the normal way a stream stops, not a failure worth a log line or a reply.
+  if (r.gone && e instanceof Error && e.name === 'AbortError') {
+    if (!r.response.isCommitted()) r.response.raw.destroy();
+    else r.response.eventStream?.close();
+    return;
+  }
   const status = e instanceof HttpError ? e.status : 500;
   logRequestError(r, status, e);
   const res = r.response;

@@ -161,12 +161,12 @@ export class Server extends RouteGroup {
   }
 
   /**
-   * Starts, then serves until SIGINT or SIGTERM, then shuts down gracefully.
-   * Resolves when the server has stopped.
+   * Starts (unless `start()` already did), then serves until SIGINT or
+   * SIGTERM, then shuts down gracefully. Resolves when the server has stopped.
    */
   async run(options?: ShutdownOptions): Promise<void> {
-    await this.start();
-    const addr = this.address ?? '0.0.0.0';
+    if (this.listeners.length === 0) await this.start();
+    const addr = this.address ?? 'localhost';
     for (const port of this.getListenedPorts())
       this.logger.info(`sluice: "${this.name}" listening on http://${addr}:${port}`);
     await new Promise<void>((resolve) => {
