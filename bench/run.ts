@@ -37,7 +37,8 @@ if (options.only.includes('stream')) results.stream = await runStream(options, l
 
 const md = markdown(results);
 process.stdout.write(`\n${md}`);
-const out = path.resolve(REPO_ROOT, options.out ?? 'bench/results');
+// A smoke run (as in npm test) must not replace the real figures.
+const out = path.resolve(REPO_ROOT, options.out ?? (options.smoke ? '.bench-out/smoke' : 'bench/results'));
 mkdirSync(out, { recursive: true });
 writeFileSync(path.join(out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(path.join(out, 'latest.md'), md);

@@ -1,8 +1,8 @@
 // The SSE load client: a process of its own holding N raw TCP connections.
-// Raw `net` sockets and the in-place parser of lib/sse-conn.ts keep the cost
-// per delivered event to a few hundred nanoseconds, far below any HTTP client
-// library; its remaining ceiling is measured against the raw-socket server
-// and reported with every run (client CPU %).
+// Raw `net` sockets and the in-place parser of lib/sse-conn.ts keep the
+// JavaScript per event small; what remains is the kernel's cost per socket
+// read (about two thirds of this process's CPU on loopback). That ceiling is
+// measured against the raw-socket server and printed with every run.
 import { connect, type Socket } from 'node:net';
 import { nowUs, sleep } from '../lib/clock.ts';
 import { Histogram } from '../lib/histogram.ts';

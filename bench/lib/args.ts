@@ -32,7 +32,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --http-connections C autocannon connections (default 100)
   --stream-events N    events in the streaming response (default 200000)
   --batch B            connections opened at once (default 250)
-  --out DIR            where latest.json and latest.md go (default bench/results)
+  --out DIR            where latest.json and latest.md go (default bench/results,
+                       .bench-out/smoke with --smoke)
   --smoke              20 clients, 1 s phases, 1 rep; exit 1 if a started server loses an event`;
 
 const int = (v: string, name: string, min: number, max: number): number => {
