@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { HttpError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { isExitSignal } from '../request/request-middleware.ts';
-import { logRequestError } from '../server/server-handle.ts';
+import { discardBodyHeaders, isGoneAbort, logRequestError } from '../server/server-handle.ts';
 
 /** The unified response envelope of {@link handlerResponse}. */
 export interface Envelope<T = unknown> {
@@ -40,7 +40,9 @@ export async function handlerResponse(r: Request): Promise<void> {
   try {
     await r.middleware.next();
   } catch (e) {
-    if (isExitSignal(e)) throw e;
+    // A request stopped because its client left or the server is stopping is not a handler failure:
+    // the core ends it (a reset, or a 503) rather than an envelope reporting a 500.
+    if (isExitSignal(e) || isGoneAbort(r, e)) throw e;
     failure = e;
     failed = true;
   }
@@ -56,6 +58,7 @@ export async function handlerResponse(r: Request): Promise<void> {
     const message = exposed ? (failure as Error).message : (STATUS_CODES[status] ?? 'Error');
     logRequestError(r, status, failure);
     res.clearBuffer();
+    discardBodyHeaders(res.raw);
     res.status = status;
     res.header.set('Content-Type', 'application/json; charset=utf-8');
     res.write(JSON.stringify({ code: status, message, data: null } satisfies Envelope));

@@ -106,7 +106,9 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
       reject(new HttpError(400, `Malformed multipart body: ${(e as Error).message}`, { cause: e }));
       return;
     }
-    const fields: Record<string, string | string[]> = {};
+    // A Map, then fromEntries: assigning into `{}` would let a field named `__proto__` or
+    // `constructor` hit Object.prototype instead of being stored.
+    const fields = new Map<string, string | string[]>();
     const files: UploadedFile[] = [];
     let total = 0;
     let failed = false;
@@ -120,8 +122,8 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
     bb.on('field', (name, value, info) => {
       total += value.length;
       if (total > limit || info.valueTruncated) return fail(tooLarge(limit));
-      const prev = fields[name];
-      fields[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+      const prev = fields.get(name);
+      fields.set(name, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]);
     });
     bb.on('file', (field, stream, info) => {
       const chunks: Buffer[] = [];
@@ -144,7 +146,7 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
       fail(new HttpError(400, `Malformed multipart body: ${e.message}`, { cause: e })),
     );
     bb.on('close', () => {
-      if (!failed) resolve({ body: fields, files });
+      if (!failed) resolve({ body: Object.fromEntries(fields), files });
     });
     req.pipe(bb);
   });

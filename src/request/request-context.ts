@@ -42,6 +42,12 @@ export function requestFromCtx(ctx: unknown): Request | undefined {
 }
 
 const storage = new AsyncLocalStorage<Request>();
+let tracking = false;
+
+/** @internal Called by `server.enableCurrentRequest()`: from then on {@link currentRequest} works. */
+export function enableTracking(): void {
+  tracking = true;
+}
 
 /** @internal Runs the chain of a request with it as the current request. */
 export function runWithRequest<T>(r: Request, fn: () => T): T {
@@ -51,13 +57,24 @@ export function runWithRequest<T>(r: Request, fn: () => T): T {
 /**
  * The request being handled by the current async call chain, for code deep
  * below a handler that was given neither `r` nor `ctx` (a logger, an ORM
- * hook). Prefer passing `r.ctx`; this is the fallback.
+ * hook); `undefined` outside a request. Prefer passing `r.ctx`.
+ *
+ * It rests on AsyncLocalStorage, which on Node 20 slows every promise in the
+ * process, so a server turns it on with `s.enableCurrentRequest()`; calling
+ * this before any server did throws, rather than quietly returning
+ * `undefined` inside a request.
  *
  * @example
  * ```ts
+ * s.enableCurrentRequest();
  * function log(msg: string) { console.log(currentRequest()?.path ?? '-', msg); }
  * ```
  */
 export function currentRequest(): Request | undefined {
+  if (!tracking) {
+    throw new Error(
+      'currentRequest() needs server.enableCurrentRequest() first (it costs every request an AsyncLocalStorage scope)',
+    );
+  }
   return storage.getStore();
 }

@@ -6,7 +6,8 @@ import type { UploadedFile } from './request-body.ts';
 import { type Context, createContext } from './request-context.ts';
 import { exitSignal, type Handler, Middleware } from './request-middleware.ts';
 
-const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+// No prototype, so r.get('toString') on a request without params finds nothing rather than Object's method.
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
 
 /**
  * One HTTP request, as GoFrame's `*ghttp.Request`: its input (params, query,
@@ -44,6 +45,8 @@ export class Request {
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
   /** @internal */ files: UploadedFile[] = [];
+  /** @internal Why the body was refused (a 400 or 413 HttpError), thrown inside the global middleware. */
+  bodyError: unknown = undefined;
   /** @internal */ handlerResult: unknown = undefined;
   /** @internal */ exited = 0;
   /** @internal */ gone = false;
@@ -88,13 +91,15 @@ export class Request {
    * GoFrame's `r.Get`; `def` when none has it.
    */
   get(name: string, def?: unknown): unknown {
-    const p = this.params[name];
+    const p = own(this.params, name);
     if (p !== undefined) return p;
-    const q = this.query[name];
+    const q = own(this.query, name);
     if (q !== undefined) return q;
     const b = this.body;
-    if (typeof b === 'object' && b !== null && Object.hasOwn(b, name))
-      return (b as Record<string, unknown>)[name];
+    if (typeof b === 'object' && b !== null) {
+      const v = own(b as Record<string, unknown>, name);
+      if (v !== undefined) return v;
+    }
     return def;
   }
 
@@ -103,7 +108,7 @@ export class Request {
   getQuery(name: string, def?: unknown): unknown;
   getQuery(name?: string, def?: unknown): unknown {
     if (name === undefined) return this.query;
-    return this.query[name] ?? def;
+    return own(this.query, name) ?? def;
   }
 
   /**
@@ -161,7 +166,8 @@ export class Request {
     this.controller?.abort(this.goneReason());
   }
 
-  private goneBecause: 'client' | 'shutdown' = 'client';
+  /** @internal Why `signal` aborted: the client left, or the server is stopping. */
+  goneBecause: 'client' | 'shutdown' = 'client';
 
   private goneReason(): Error {
     const e = new Error(
@@ -170,4 +176,12 @@ export class Request {
     e.name = 'AbortError';
     return e;
   }
+}
+
+/**
+ * A property only when the object has it itself: find-my-way hands over a plain `{}` when there
+ * is no query string, and `r.get('toString')` must not find Object's method there.
+ */
+function own(record: Readonly<Record<string, unknown>>, name: string): unknown {
+  return Object.hasOwn(record, name) ? record[name] : undefined;
 }

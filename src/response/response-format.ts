@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 
-const VERB = /%(\.\d+)?([sdivjfxXoqtT%])/g;
+const VERBS = 'sdivjfxXoqtT';
 
 /**
  * printf-style formatting with the verbs a GoFrame user writes in
@@ -17,16 +17,36 @@ const VERB = /%(\.\d+)?([sdivjfxXoqtT%])/g;
  * ```
  */
 export function sprintf(format: string, ...args: unknown[]): string {
+  // A scan with indexOf rather than a regex replace: writef sits in streaming loops, and this
+  // is several times faster for the usual one- or two-verb format.
+  let out = '';
   let next = 0;
-  const out = format.replace(VERB, (whole, precision: string | undefined, verb: string) => {
-    if (verb === '%') return '%';
-    if (next >= args.length) return whole;
-    return formatVerb(verb, args[next++], precision === undefined ? undefined : Number(precision.slice(1)));
-  });
-  if (next >= args.length) return out;
-  let tail = out;
-  for (; next < args.length; next++) tail += ` ${toText(args[next])}`;
-  return tail;
+  let from = 0;
+  let at = format.indexOf('%');
+  while (at !== -1 && at < format.length - 1) {
+    let i = at + 1;
+    let precision: number | undefined;
+    if (format.charCodeAt(i) === 46 /* . */) {
+      let j = i + 1;
+      while (j < format.length && format.charCodeAt(j) >= 48 && format.charCodeAt(j) <= 57) j++;
+      if (j > i + 1) {
+        precision = Number(format.slice(i + 1, j));
+        i = j;
+      }
+    }
+    const verb = format[i] ?? '';
+    if (verb === '%' && precision === undefined) {
+      out += `${format.slice(from, at)}%`;
+      from = i + 1;
+    } else if (verb !== '' && VERBS.includes(verb) && next < args.length) {
+      out += format.slice(from, at) + formatVerb(verb, args[next++], precision);
+      from = i + 1;
+    }
+    at = format.indexOf('%', Math.max(from, at + 1));
+  }
+  out += format.slice(from);
+  for (; next < args.length; next++) out += ` ${toText(args[next])}`;
+  return out;
 }
 
 function formatVerb(verb: string, arg: unknown, precision: number | undefined): string {

@@ -25,9 +25,16 @@ export function writeChunk(target: Writable, chunk: Buffer | string): Promise<bo
   const raw = target.raw;
   if (raw.destroyed || raw.writableEnded) return FALSE;
   target.commit();
-  target.written += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+  // Node silently drops the body of a HEAD, 204 or 304 response; counting it would misreport the access log.
+  if (carriesBody(raw)) target.written += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
   if (raw.write(chunk)) return TRUE;
   return waitForDrain(raw);
+}
+
+/** Whether Node will send a body for this response at all: not for HEAD, 1xx, 204 or 304. */
+export function carriesBody(raw: ServerResponse): boolean {
+  const code = raw.statusCode;
+  return raw.req?.method !== 'HEAD' && code >= 200 && code !== 204 && code !== 304;
 }
 
 /** Resolves `true` on `drain`, `false` if the response closes first. */

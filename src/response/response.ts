@@ -1,10 +1,10 @@
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { EventStream, type EventStreamOptions } from '../sse/event-stream.ts';
 import { sprintf, toText } from './response-format.ts';
 import { ResponseHeader } from './response-header.ts';
-import { writeChunk } from './response-writer.ts';
+import { carriesBody, writeChunk } from './response-writer.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -109,13 +109,17 @@ export class Response {
   }
 
   /**
-   * Sets the status and writes `content`, or the status text when there is
-   * none and nothing is buffered, as GoFrame's `WriteStatus`.
+   * Sets the status and writes `content`, or the status text (`Not Found`)
+   * when there is none and nothing is buffered, as GoFrame's `WriteStatus`.
+   * A status that has no body (204, 304) gets no text.
    */
   writeStatus(code: number, content?: unknown): void {
     this.status = code;
     if (content !== undefined) this.write(content);
-    else if (this.chunks.length === 0) this.chunks.push(this.raw.statusMessage || String(code));
+    else if (this.chunks.length === 0 && code >= 200 && code !== 204 && code !== 304) {
+      // statusMessage is only filled in when Node writes the head, so it is empty here.
+      this.chunks.push(this.raw.statusMessage || STATUS_CODES[code] || String(code));
+    }
   }
 
   /** Writes the values and ends the current handler, as `write` + `r.exit()`. */
@@ -168,7 +172,10 @@ export class Response {
    */
   flush(): Promise<boolean> {
     this.commit();
-    const body = this.takeBody(true);
+    // One buffered string (the usual writef + flush loop) is written as is, saving a Buffer copy.
+    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
+    const body = typeof only === 'string' && only.length > 0 ? only : this.takeBody(false);
+    this.chunks = [];
     if (body.length === 0) {
       if (this.raw.destroyed) return Promise.resolve(false);
       if (!this.raw.headersSent) this.raw.flushHeaders();
@@ -219,18 +226,23 @@ export class Response {
   finish(): void {
     const raw = this.raw;
     if (raw.writableEnded || raw.destroyed) return;
-    const body = this.takeBody(true);
+    // A lone string goes to end() as is: Node then sends head and body in one write,
+    // where a Buffer would cost a writev of two.
+    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
+    const body = typeof only === 'string' ? only : this.takeBody(false);
+    this.chunks = [];
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     if (!this.isCommitted()) {
       const code = raw.statusCode;
       if (code !== 204 && code !== 304 && code >= 200) {
-        if (body.length > 0 && !raw.hasHeader('content-type')) {
+        if (size > 0 && !raw.hasHeader('content-type')) {
           raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
         }
-        if (!raw.hasHeader('content-length')) raw.setHeader('Content-Length', body.length);
+        if (!raw.hasHeader('content-length')) raw.setHeader('Content-Length', size);
       }
     }
-    this.written += body.length;
-    if (body.length > 0) raw.end(body);
+    if (carriesBody(raw)) this.written += size;
+    if (size > 0) raw.end(body);
     else raw.end();
   }
 

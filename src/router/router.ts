@@ -59,22 +59,20 @@ export class Router {
     };
     route.chain = this.compose(route);
     const methods: Method[] = [...parsed.methods];
+    // Every conflict is found before anything is registered, so a refused call leaves the table as it was.
     for (const m of methods) {
-      const key = `${m} ${parsed.path}`;
-      if (this.bound.has(key)) {
-        // An explicit HEAD wins over the implicit one that a GET route registered.
-        if (m === 'HEAD' && this.implicitHead.has(parsed.path)) {
-          this.fmw.off('HEAD', parsed.path);
-          this.implicitHead.delete(parsed.path);
-        } else {
-          throw new InvalidArgumentError(
-            'pattern',
-            `a route for ${m} ${route.pattern} is already bound`,
-            pattern,
-          );
-        }
-      }
-      this.bound.add(key);
+      if (!this.bound.has(`${m} ${parsed.path}`)) continue;
+      // An explicit HEAD wins over the implicit one that a GET route registered.
+      if (m === 'HEAD' && this.implicitHead.has(parsed.path)) continue;
+      throw new InvalidArgumentError(
+        'pattern',
+        `a route for ${m} ${route.pattern} is already bound`,
+        pattern,
+      );
+    }
+    for (const m of methods) {
+      if (m === 'HEAD' && this.implicitHead.delete(parsed.path)) this.fmw.off('HEAD', parsed.path);
+      this.bound.add(`${m} ${parsed.path}`);
       this.fmw.on(m, parsed.path, noop, route);
     }
     // GET routes answer HEAD too (headers, no body), as HTTP expects.

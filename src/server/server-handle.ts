@@ -22,6 +22,15 @@ export const notFound: Handler = (r) => {
 };
 
 /**
+ * The terminal handler of a request whose body was refused (malformed, too large): the parse
+ * error is thrown inside the global middleware, so CORS, access logs and envelopes see it as
+ * they see a 404, while group middleware and the route handler never run.
+ */
+export const refuseBody: Handler = (r) => {
+  throw r.bodyError;
+};
+
+/**
  * Turns one node `request` event into a Request, runs its chain and ends the
  * response. Written to be cheap: one Request, one Response, one Middleware
  * cursor per request, no closures.
@@ -38,7 +47,8 @@ export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResp
   (res as TaggedResponse)[REQUEST] = r;
   res.once('close', onResponseClose);
   if (ctx.stopping) res.setHeader('Connection', 'close');
-  runWithRequest(r, () => run(ctx, r, found)).catch((e: unknown) => {
+  const running = ctx.tracksCurrentRequest ? runWithRequest(r, () => run(ctx, r, found)) : run(ctx, r, found);
+  running.catch((e: unknown) => {
     ctx.logger.error('sluice: failed to end a response', e);
     res.destroy();
   });
@@ -56,9 +66,16 @@ function onResponseClose(this: TaggedResponse): void {
 async function run(ctx: Server, r: Request, found: boolean): Promise<void> {
   try {
     if (found && hasParsableBody(r.raw)) {
-      const parsed = await parseBody(r.raw, ctx.bodyLimit);
-      r.body = parsed.body;
-      r.files = parsed.files;
+      try {
+        const parsed = await parseBody(r.raw, ctx.bodyLimit);
+        r.body = parsed.body;
+        r.files = parsed.files;
+      } catch (e) {
+        r.bodyError = e;
+        r.middleware.chain = ctx.bodyErrorChain;
+        // The rest of a refused body may still be on its way; closing spares reading it, whoever answers.
+        if (e instanceof HttpError && e.status === 413) r.response.raw.setHeader('Connection', 'close');
+      }
     }
     await r.middleware.next();
     writeReturnValue(r);
@@ -86,14 +103,25 @@ function writeReturnValue(r: Request): void {
  * The one place a thrown error becomes output. Before commit: a status and a
  * short body (the message only when the error is exposed). After commit: an
  * SSE stream gets `event: error`; any other stream is aborted so the client
- * sees a truncated response instead of text appended to it.
+ * sees a truncated response instead of text appended to it. The abort of
+ * `r.signal` is no failure and is not logged: a stream just ends, and an
+ * uncommitted response gets 503 on shutdown or nothing once the client left.
  */
 export function reportError(r: Request, e: unknown): void {
-  // A handler that awaited `sleep(ms, { signal: r.signal })` rejects with the abort reason when the
-  // client leaves: that is the normal way a stream stops, not a failure worth a log line or a reply.
-  if (r.gone && e instanceof Error && e.name === 'AbortError') {
-    if (!r.response.isCommitted()) r.response.raw.destroy();
-    else r.response.eventStream?.close();
+  if (isGoneAbort(r, e)) {
+    const res = r.response;
+    if (res.isCommitted()) res.eventStream?.close();
+    else if (r.goneBecause === 'client') res.raw.destroy();
+    else {
+      // Stopped by a shutdown before anything was sent: the client is still there and is owed an
+      // answer it can retry on, not a reset connection.
+      res.clearBuffer();
+      discardBodyHeaders(res.raw);
+      res.raw.statusCode = 503;
+      res.raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.raw.setHeader('Connection', 'close');
+      res.write(STATUS_CODES[503]);
+    }
     return;
   }
   const status = e instanceof HttpError ? e.status : 500;
@@ -102,6 +130,7 @@ export function reportError(r: Request, e: unknown): void {
   if (!res.isCommitted()) {
     const exposed = e instanceof HttpError && e.expose;
     res.clearBuffer();
+    discardBodyHeaders(res.raw);
     res.raw.statusCode = status;
     res.raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
     // The client may still be sending a body we refused; closing avoids reading it all.
@@ -110,7 +139,37 @@ export function reportError(r: Request, e: unknown): void {
     return;
   }
   if (res.eventStream !== undefined && !res.eventStream.isClosed) res.eventStream.fail(e);
-  else res.raw.destroy();
+  else abortStream(res.raw);
+}
+
+/**
+ * Cuts a committed stream short: no last chunk, the connection closed, so the
+ * client sees a truncated body, not a complete one. Node corks the socket for
+ * the rest of the tick on every response write, and destroying it corked
+ * would drop what the handler wrote just before it threw: uncork first so
+ * those bytes still go out ahead of the close.
+ */
+function abortStream(raw: ServerResponse): void {
+  const socket = raw.socket;
+  if (socket != null && !socket.destroyed) while (socket.writableCorked > 0) socket.uncork();
+  raw.destroy();
+}
+
+/**
+ * Whether an error is the abort of `r.signal` (a `sleep(ms, { signal: r.signal })` rejecting, say)
+ * after the client left or the server began stopping: the normal way a request stops, not a failure.
+ */
+export function isGoneAbort(r: Request, e: unknown): boolean {
+  return r.gone && e instanceof Error && e.name === 'AbortError';
+}
+
+/**
+ * Drops what a handler said about the body it meant to send (its length, its compression), which
+ * is wrong for the error body that replaces it: a stale Content-Length would hang the client.
+ */
+export function discardBodyHeaders(raw: ServerResponse): void {
+  raw.removeHeader('Content-Length');
+  raw.removeHeader('Content-Encoding');
 }
 
 /** Logs an error that ended a request: 5xx as errors with the stack, 4xx as one warning line. */

@@ -3,9 +3,10 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsOptions }
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import { enableTracking } from '../request/request-context.ts';
 import type { Handler } from '../request/request-middleware.ts';
 import { RouteGroup, Router } from '../router/router.ts';
-import { handleRequest, notFound } from './server-handle.ts';
+import { handleRequest, notFound, refuseBody } from './server-handle.ts';
 import type { Logger } from './server-logger.ts';
 
 const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
@@ -38,22 +39,28 @@ export class Server extends RouteGroup {
   /** @internal */ logger: Logger = console;
   /** @internal */ bodyLimit = DEFAULT_BODY_LIMIT;
   /** @internal */ stopping = false;
+  /** @internal */ tracksCurrentRequest = false;
   /** @internal */ notFoundChain: readonly Handler[];
+  /** @internal */ bodyErrorChain: readonly Handler[];
   private readonly globalMiddleware: Handler[] = [];
   private ports: number[] = [0];
   private address: string | undefined = undefined;
   private httpsOptions: HttpsOptions | undefined = undefined;
   private listeners: HttpServer[] = [];
+  /** Callers of run() waiting for the server to stop, however it is stopped. */
+  private stopWaiters: (() => void)[] = [];
 
   constructor(name: string) {
     super(new Router(), '', []);
     this.name = name;
     this.notFoundChain = this.router.fallbackChain(notFound);
+    this.bodyErrorChain = this.router.fallbackChain(refuseBody);
   }
 
   /**
    * Adds middleware that runs for every request, matched or not (so CORS and
-   * access logs also see 404s), before any group middleware.
+   * access logs also see 404s, 405s and refused bodies), before any group
+   * middleware.
    */
   use(...middleware: Handler[]): this {
     for (const mw of middleware) {
@@ -63,6 +70,25 @@ export class Server extends RouteGroup {
     this.globalMiddleware.push(...middleware);
     this.router.setGlobalMiddleware([...this.globalMiddleware]);
     this.notFoundChain = this.router.fallbackChain(notFound);
+    this.bodyErrorChain = this.router.fallbackChain(refuseBody);
+    return this;
+  }
+
+  /**
+   * Makes {@link currentRequest} work in this server's requests. Off by
+   * default: on Node 20 the AsyncLocalStorage behind it slows every promise,
+   * and `r.ctx` with `requestFromCtx` already reaches the request for code
+   * that is handed a context.
+   *
+   * @example
+   * ```ts
+   * s.enableCurrentRequest();
+   * s.get('/', () => handlerDeepDown()); // handlerDeepDown() calls currentRequest()
+   * ```
+   */
+  enableCurrentRequest(): this {
+    this.tracksCurrentRequest = true;
+    enableTracking();
     return this;
   }
 
@@ -132,18 +158,27 @@ export class Server extends RouteGroup {
       s.setTimeout(0);
       return s;
     });
-    await Promise.all(
-      this.listeners.map(
-        (s, i) =>
-          new Promise<void>((resolve, reject) => {
-            s.once('error', reject);
-            s.listen(this.ports[i], this.address, () => {
-              s.off('error', reject);
-              resolve();
-            });
-          }),
-      ),
+    const bound = this.listeners.map(
+      (s, i) =>
+        new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(this.ports[i], this.address, () => {
+            s.off('error', reject);
+            resolve();
+          });
+        }),
     );
+    const results = await Promise.allSettled(bound);
+    const failed = results.find((res) => res.status === 'rejected');
+    if (failed !== undefined) {
+      // One port failed (EADDRINUSE, say): release the others so a corrected start() can follow.
+      const listeners = this.listeners;
+      this.listeners = [];
+      await Promise.all(
+        listeners.map((s) => (s.listening ? new Promise((resolve) => s.close(resolve)) : undefined)),
+      );
+      throw failed.reason;
+    }
   }
 
   /** The port bound by the first listener (useful with port 0); -1 before start. */
@@ -162,35 +197,42 @@ export class Server extends RouteGroup {
 
   /**
    * Starts (unless `start()` already did), then serves until SIGINT or
-   * SIGTERM, then shuts down gracefully. Resolves when the server has stopped.
+   * SIGTERM, then shuts down gracefully. Resolves when the server has
+   * stopped, also when something else called {@link shutdown}.
    */
   async run(options?: ShutdownOptions): Promise<void> {
+    // Checked now: a bad timeout found only when the signal comes would leave the server running.
+    shutdownTimeout(options);
     if (this.listeners.length === 0) await this.start();
     const addr = this.address ?? 'localhost';
     for (const port of this.getListenedPorts())
       this.logger.info(`sluice: "${this.name}" listening on http://${addr}:${port}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
+        // Handlers go at the first signal, so a second Ctrl-C gets Node's default: exit at once.
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
         this.logger.info(`sluice: ${signal}, shutting down`);
-        this.shutdown(options).then(resolve, resolve);
+        this.shutdown(options).catch((e: unknown) => this.logger.error('sluice: shutdown failed', e));
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      this.stopWaiters.push(() => {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        resolve();
+      });
     });
   }
 
   /**
    * Stops accepting connections, aborts `r.signal` of every in-flight request
-   * (SSE streams end cleanly), waits for them up to `timeout`, then destroys
-   * whatever is still open.
+   * (SSE streams end cleanly; a request stopped by it before sending anything
+   * gets 503), waits for them up to `timeout`, then destroys whatever is
+   * still open. A pending {@link run} resolves once this is done.
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
-    const timeout = options.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
-    if (!Number.isFinite(timeout) || timeout < 0) {
-      throw new InvalidArgumentError('timeout', 'must be a non-negative number of milliseconds', timeout);
-    }
+    const timeout = shutdownTimeout(options);
     this.stopping = true;
     const listeners = this.listeners;
     this.listeners = [];
@@ -200,6 +242,7 @@ export class Server extends RouteGroup {
     await this.drain(timeout);
     for (const s of listeners) s.closeAllConnections();
     await Promise.all(closed);
+    for (const resolve of this.stopWaiters.splice(0)) resolve();
   }
 
   private async drain(timeout: number): Promise<void> {
@@ -210,6 +253,14 @@ export class Server extends RouteGroup {
       );
     }
   }
+}
+
+function shutdownTimeout(options: ShutdownOptions | undefined): number {
+  const timeout = options?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+  if (!Number.isFinite(timeout) || timeout < 0) {
+    throw new InvalidArgumentError('timeout', 'must be a non-negative number of milliseconds', timeout);
+  }
+  return timeout;
 }
 
 const servers = new Map<string, Server>();

@@ -3,7 +3,14 @@ import type { Response } from '../response/response.ts';
 import { waitForDrain, writeChunk } from '../response/response-writer.ts';
 import { encodeEvent, formatComment, type SseEvent } from './encoder.ts';
 
-/** Options of `r.response.sse()`. */
+/**
+ * Options of `r.response.sse()`.
+ *
+ * @example
+ * ```ts
+ * const es = r.response.sse({ heartbeat: 30_000, retry: 2000, lastEventIdQuery: 'lastEventId' });
+ * ```
+ */
 export interface EventStreamOptions {
   /**
    * Milliseconds of silence after which a comment line is sent, so proxies
@@ -23,11 +30,16 @@ export interface EventStreamOptions {
 
 const DEFAULT_HEARTBEAT = 15_000;
 const HEARTBEAT_FRAME = Buffer.from(formatComment(''));
+const GENERIC_ERROR = 'Internal Server Error';
 
 /**
  * One client's Server-Sent Events stream, returned by `r.response.sse()`.
  * Every event is framed by {@link encodeEvent}, so it is spec-correct by
  * construction; `send()` resolves once the socket accepted the bytes.
+ *
+ * The head is sent at once, so the client's `open` fires before the first
+ * event. A HEAD request gets the head and an already closed stream: there is
+ * no body to stream into, and an endless loop writing nowhere helps nobody.
  *
  * @example
  * ```ts
@@ -48,7 +60,8 @@ export class EventStream {
   readonly closed: Promise<void>;
   /** @internal */ readonly response: Response;
   /** @internal */ readonly controller = new AbortController();
-  /** @internal */ eventsSent = 0;
+  /** @internal Events written to the socket (not counting comments, heartbeats or the retry frame). */
+  eventsSent = 0;
   /** @internal Why the stream ended, for the access log. */
   endReason: 'client' | 'server' | 'shutdown' | 'error' | undefined = undefined;
   private resolveClosed!: () => void;
@@ -63,6 +76,7 @@ export class EventStream {
         heartbeat,
       );
     }
+    // Framed before anything is sent, so a bad option throws while the response can still report it.
     const retryFrame = options.retry === undefined ? undefined : encodeEvent({ retry: options.retry });
     this.response = response;
     this.signal = this.controller.signal;
@@ -73,12 +87,13 @@ export class EventStream {
     this.lastEventId = readLastEventId(r.headers['last-event-id'], options.lastEventIdQuery, r);
 
     const raw = response.raw;
-    raw.statusCode = raw.statusCode === 200 ? 200 : raw.statusCode;
     raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     raw.setHeader('Cache-Control', 'no-cache, no-transform');
     raw.setHeader('X-Accel-Buffering', 'no');
-    // HTTP/2 forbids connection-specific headers; on HTTP/1.x it keeps old proxies from closing the stream.
-    if (r.raw.httpVersionMajor < 2) raw.setHeader('Connection', 'keep-alive');
+    // HTTP/2 forbids connection-specific headers. An HTTP/1.0 response without a length ends by closing
+    // the connection, so claiming keep-alive there would be false; Node then says `Connection: close`.
+    const req = r.raw;
+    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) raw.setHeader('Connection', 'keep-alive');
     raw.removeHeader('Content-Length');
     response.commit();
     // Send the head now so the client's `open` fires before the first event.
@@ -87,12 +102,24 @@ export class EventStream {
 
     if (raw.destroyed) {
       this.end('client');
-    } else {
-      raw.once('close', () => this.end(raw.writableFinished ? (this.endReason ?? 'server') : 'client'));
-      r.signal.addEventListener('abort', () => this.close('shutdown'), { once: true });
+      return;
     }
-    if (heartbeat > 0 && !this.signal.aborted) {
+    raw.once('close', () => this.end(raw.writableFinished ? (this.endReason ?? 'server') : 'client'));
+    if (r.method === 'HEAD') {
+      this.close('server');
+      return;
+    }
+    // r.signal also aborts when the client leaves (just before our 'close' listener runs): that is
+    // not a shutdown, and a destroyed response tells the two apart.
+    const onAbort = () => (raw.destroyed ? this.end('client') : this.close('shutdown'));
+    if (r.signal.aborted) {
+      onAbort();
+      return;
+    }
+    r.signal.addEventListener('abort', onAbort, { once: true });
+    if (heartbeat > 0) {
       this.heartbeatTimer = setTimeout(() => this.beat(), heartbeat);
+      // A stream must not keep a process alive that has nothing else to do.
       this.heartbeatTimer.unref();
     }
   }
@@ -106,24 +133,51 @@ export class EventStream {
    * Sends one event. Objects as `data` are sent as JSON; strings are split on
    * line breaks into several `data:` lines. An `event` or `id` containing
    * CR, LF or NUL throws {@link InvalidArgumentError} and nothing is written.
-   * Resolves `true` once the socket accepted the bytes, `false` if the client
-   * is gone.
+   * Resolves `true` once the socket accepted the bytes (after a `drain` when
+   * it was full: await it and a slow client slows the producer down), and
+   * `false`, never throwing, when the client is gone or the stream closed.
+   *
+   * @example
+   * ```ts
+   * for await (const row of rows) {
+   *   if (!(await es.send({ event: 'row', id: row.id, data: row }))) break; // client gone
+   * }
+   * ```
    */
   send(event: SseEvent): Promise<boolean> {
     const frame = encodeEvent(event);
+    if (this.signal.aborted) return Promise.resolve(false);
     this.eventsSent++;
     return this.writeFrame(frame);
   }
 
-  /** Sends a comment line (ignored by clients; useful as a keep-alive or for debugging). */
+  /**
+   * Sends a comment line (ignored by clients; useful as a keep-alive or for
+   * debugging). Resolves like {@link send}.
+   *
+   * @example
+   * ```ts
+   * await es.comment(`connected to ${os.hostname()}`);
+   * ```
+   */
   comment(text: string): Promise<boolean> {
     return this.writeFrame(Buffer.from(formatComment(text)));
   }
 
-  /** Ends the stream. The client's `EventSource` will reconnect unless told otherwise by your events. */
+  /**
+   * Ends the stream cleanly. A browser's `EventSource` reconnects after its
+   * retry delay; tell it to stop with an event of your own, or answer its
+   * reconnect with a status other than 200 (204 is the usual one).
+   *
+   * @example
+   * ```ts
+   * await es.send({ event: 'done', data: '' });
+   * es.close();
+   * ```
+   */
   close(reason: 'server' | 'shutdown' = 'server'): void {
     if (this.signal.aborted) return;
-    this.endReason = reason;
+    this.endReason ??= reason;
     const raw = this.response.raw;
     if (!raw.writableEnded && !raw.destroyed) raw.end();
     this.end(reason);
@@ -152,19 +206,20 @@ export class EventStream {
     return raw.write(frame);
   }
 
-  /** Bytes written to this stream that the socket has not yet taken (the slow-client measure). */
+  /** @internal Bytes written to this stream that the socket has not yet taken (the slow-client measure). */
   get bufferedBytes(): number {
     return this.response.raw.writableLength;
   }
 
-  /** Resolves when the socket has room again (or `false` when the stream ended first). */
+  /** @internal Resolves when the socket has room again (or `false` when the stream ended first). */
   drained(): Promise<boolean> {
     const raw = this.response.raw;
-    if (!raw.writableNeedDrain) return Promise.resolve(!this.signal.aborted);
+    if (this.signal.aborted) return Promise.resolve(false);
+    if (!raw.writableNeedDrain) return Promise.resolve(true);
     return waitForDrain(raw);
   }
 
-  /** Aborts the connection without a clean end (for a subscriber dropped by policy, or an internal error). */
+  /** @internal Aborts the connection without a clean end (a subscriber dropped by policy, an internal error). */
   destroy(): void {
     if (!this.signal.aborted) this.endReason = 'error';
     this.response.raw.destroy();
@@ -173,20 +228,29 @@ export class EventStream {
 
   /**
    * @internal Reports an error thrown after the stream began, in-band as
-   * `event: error` (never as text appended to the stream), then ends it.
+   * `event: error` with `{ "message": ... }` (the real message only for an
+   * exposed {@link HttpError}), never as text appended to the stream, then
+   * ends it. Logging is the caller's job (the core logs once per request).
    */
   fail(err: unknown): void {
     if (this.signal.aborted) return;
-    const message = err instanceof HttpError && err.expose ? err.message : 'Internal Server Error';
-    this.writeFrameSync(encodeEvent({ event: 'error', data: { message } }));
+    const message = err instanceof HttpError && err.expose ? err.message : GENERIC_ERROR;
+    const raw = this.response.raw;
+    if (!raw.destroyed && !raw.writableEnded) {
+      // Its return value only reports a full socket; end() below still delivers the frame.
+      this.writeFrameSync(encodeEvent({ event: 'error', data: { message } }));
+      this.eventsSent++;
+    }
     this.endReason = 'error';
     this.close('server');
-    this.endReason = 'error';
   }
 
   private beat(): void {
     if (this.signal.aborted) return;
-    this.writeFrameSync(HEARTBEAT_FRAME);
+    // Bytes still queued for the socket mean the stream is not idle, only slow: a comment adds nothing.
+    if (this.response.raw.writableLength > 0) this.heartbeatTimer?.refresh();
+    // Writing refreshes the timer, which re-arms it: the next beat comes one interval later.
+    else this.writeFrameSync(HEARTBEAT_FRAME);
   }
 
   private end(reason: NonNullable<EventStream['endReason']>): void {
