@@ -3,6 +3,29 @@
  * Server-Sent Events are first-class. Named exports only, so bundlers can
  * drop what an app does not use.
  */
+export {
+  Channel,
+  ChannelClosedError,
+  type ChannelOptions,
+  type ChannelStats,
+  type SubscribeOptions,
+} from './channel/channel.ts';
+export {
+  type ChannelAdapter,
+  type ChannelLogOptions,
+  type ChannelMessage,
+  type ChannelRecord,
+  compareIds,
+  type MaybePromise,
+  MemoryAdapter,
+  parseId,
+  type ReplayResult,
+  type ResetReason,
+} from './channel/channel-adapter.ts';
+export { type HistoryLimits, type HistoryOption, historyLimits } from './channel/channel-history.ts';
+export { ChannelHub, type ChannelHubOptions } from './channel/channel-hub.ts';
+export type { ChannelFilter, OverflowPolicy, SubscriptionEnd } from './channel/channel-subscriber.ts';
+export type { ChannelEvent } from './channel/channel-wire.ts';
 export { HttpError, InvalidArgumentError, ResponseCommittedError } from './errors.ts';
 export { type AccessEntry, type AccessLogOptions, accessLog, formatEntry } from './middleware/access-log.ts';
 export { type Envelope, handlerResponse } from './middleware/handler-response.ts';

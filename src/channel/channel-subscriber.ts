@@ -1,0 +1,427 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Response } from '../response/response.ts';
+import type { EventStream } from '../sse/event-stream.ts';
+import { type ChannelRecord, compareIds, type ReplayResult } from './channel-adapter.ts';
+import { cursorFrame, resetFrame, wireOf } from './channel-wire.ts';
+
+/**
+ * What happens to a subscriber whose pending output passes `maxBuffered`:
+ * - `'disconnect'` (the default): its connection is closed. An `EventSource`
+ *   reconnects with `Last-Event-ID` and catches up from the history, so
+ *   nothing is lost unless it stays away longer than the history lasts.
+ * - `'drop-oldest'`: it stays connected; the oldest events waiting for it are
+ *   dropped and, once it catches up, it gets an `event: reset` with
+ *   `reason: "dropped"` and the count, so the loss is never silent. Suits
+ *   feeds where only the latest state matters (tickers, gauges).
+ *
+ * @example
+ * ```ts
+ * const prices = new Channel({ overflow: 'drop-oldest', maxBuffered: 256 * 1024 });
+ * ```
+ */
+export type OverflowPolicy = 'disconnect' | 'drop-oldest';
+
+/**
+ * Why a subscription ended, the value its promise resolves to:
+ * `'closed'` the stream ended (client gone, `es.close()`, server shutdown);
+ * `'unsubscribed'` by `channel.unsubscribe()`, the stream stays open;
+ * `'overflow'` disconnected for falling behind (by the `'disconnect'`
+ * policy, or under either policy while its replay was still being fetched);
+ * `'channel-closed'` by `channel.close()`;
+ * `'error'` its filter threw, or its replay failed.
+ *
+ * @example
+ * ```ts
+ * const why = await channel.subscribe(es);
+ * if (why === 'overflow') metrics.slowClients++;
+ * ```
+ */
+export type SubscriptionEnd = 'closed' | 'unsubscribed' | 'overflow' | 'channel-closed' | 'error';
+
+/**
+ * Decides per subscriber whether an event is sent to it. It runs once per
+ * event per subscriber, on the publishing call, so keep it cheap; the frame
+ * is still shared. A filter that throws ends that subscriber's stream with
+ * `event: error` and leaves the others untouched.
+ *
+ * @example
+ * ```ts
+ * await channel.subscribe(es, { filter: (rec) => (rec.data as Order).region === region });
+ * ```
+ */
+export type ChannelFilter = (record: ChannelRecord) => boolean;
+
+/** The part of the channel a subscriber reports to. */
+export interface SubscriberOwner {
+  remove(sub: Subscriber, reason: SubscriptionEnd): void;
+  /** Set while a second event is published in the same tick: sockets are corked until the tick ends. */
+  readonly batching: boolean;
+  /** Takes a socket this subscriber just corked, to uncork it when the tick ends. */
+  corked(sub: Subscriber): void;
+  /** Asks for {@link Subscriber.judge} once the current turn of the event loop is over. */
+  suspect(sub: Subscriber): void;
+  droppedEvents: number;
+  overflowed: number;
+}
+
+/** Settings fixed when a subscriber joins. */
+export interface SubscriberSettings {
+  readonly filter: ChannelFilter | undefined;
+  readonly lastEventId: string | undefined;
+  readonly maxBuffered: number;
+  readonly dropOldest: boolean;
+  readonly socket: Socket | null;
+}
+
+// States as small integers: the hot path compares one field with a constant.
+/** Writing as events come. */
+export const LIVE = 0;
+/** Socket full under `drop-oldest`: events wait in the queue until `drain`. */
+const CONGESTED = 1;
+/** Joining: its replay (or the adapter) is not ready yet; live events wait in the queue. */
+export const PENDING = 2;
+/** Removed: ignores everything. */
+export const ENDED = 3;
+/**
+ * Joined from a log that is ahead of this process's live feed: live events
+ * up to `skipThrough` were replayed already and are dropped as they arrive.
+ */
+const CATCHING_UP = 4;
+
+/**
+ * @internal One stream subscribed to a channel: its write path, its queue and
+ * its overflow policy. Nothing here allocates per event on the fast path,
+ * and nothing holds a timer; a listener (on the socket's `drain`) exists
+ * only while a `drop-oldest` subscriber is congested.
+ */
+export class Subscriber {
+  readonly stream: EventStream;
+  readonly done: Promise<SubscriptionEnd>;
+  /** Position in the channel's array, for O(1) removal. */
+  index = -1;
+  state: number = PENDING;
+  /** Why it is being ended, when the channel or policy ends it (set before the stream closes). */
+  endReason: SubscriptionEnd | undefined = undefined;
+  /** Events dropped for it by `drop-oldest`, in total. */
+  dropped = 0;
+  readonly onAbort: () => void;
+  private readonly settings: SubscriberSettings;
+  private readonly owner: SubscriberOwner;
+  private readonly raw: ServerResponse;
+  private readonly response: Response;
+  private readonly socket: Socket | null;
+  private resolveDone!: (reason: SubscriptionEnd) => void;
+  private queue: (ChannelRecord | undefined)[] | null = null;
+  private queueHead = 0;
+  private queued = 0;
+  private droppedSince = 0;
+  private lastDroppedId = '';
+  private skipThrough: string | undefined = undefined;
+  private onDrain: (() => void) | undefined = undefined;
+  private drainWaiting = false;
+  private isCorked = false;
+  private suspected = false;
+  /** The largest frame that filled the socket since the last judgement: it does not count against the cap. */
+  private largestPending = 0;
+  /**
+   * Bytes of its replay still pending, exempt from the cap: the client asked
+   * for them, and they are the history's own buffers, so they cost nothing
+   * the channel does not hold already. Shrinks as the client reads.
+   */
+  private allowance = 0;
+
+  constructor(owner: SubscriberOwner, stream: EventStream, settings: SubscriberSettings) {
+    this.owner = owner;
+    this.stream = stream;
+    this.settings = settings;
+    this.response = stream.response;
+    this.raw = stream.response.raw;
+    this.socket = settings.socket;
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+    this.onAbort = () => owner.remove(this, this.endReason ?? 'closed');
+    stream.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Bytes written to it that its client has not taken yet, plus what waits in its queue. */
+  pendingBytes(): number {
+    return this.queued + this.stream.bufferedBytes;
+  }
+
+  /** Applies the filter, then sends or queues the record. */
+  offer(record: ChannelRecord): void {
+    const filter = this.settings.filter;
+    if (filter !== undefined) {
+      let pass: boolean;
+      try {
+        pass = filter(record);
+      } catch (err) {
+        this.fail(err);
+        return;
+      }
+      if (!pass) return;
+    }
+    this.push(record);
+  }
+
+  /** The fan-out hot path: one shared Buffer to the socket, no promise, no closure, no copy. */
+  push(record: ChannelRecord): void {
+    if (this.state !== LIVE) {
+      this.pushSlow(record);
+      return;
+    }
+    const wire = wireOf(record);
+    const socket = this.socket;
+    let ok: boolean;
+    if (socket !== null) {
+      // The response was ended (close(), shutdown): the socket may already serve the next request.
+      if (this.raw.writableEnded) return;
+      // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
+      if (this.owner.batching && !this.isCorked) {
+        socket.cork();
+        this.isCorked = true;
+        this.owner.corked(this);
+      }
+      this.response.written += wire.frame.length;
+      ok = socket.write(wire.chunk);
+    } else {
+      ok = this.stream.writeFrameSync(wire.frame);
+    }
+    this.stream.eventsSent++;
+    if (!ok) this.full(wire.frame.length);
+  }
+
+  /**
+   * Finishes joining: writes the replay (or the reset, or the cursor when
+   * there is nothing to replay), then what was published meanwhile, skipping
+   * whatever the replay already covered, then goes live.
+   */
+  handOver(result: ReplayResult | undefined, headId: string): void {
+    if (this.state !== PENDING) return;
+    const held = this.queue;
+    const heldFrom = this.queueHead;
+    this.clearQueue();
+    this.state = LIVE;
+    let last = headId;
+    if (result === undefined) {
+      this.writeOwn(cursorFrame(headId));
+    } else if (result.reset !== undefined) {
+      last = result.lastId;
+      this.writeOwn(resetFrame(result.reset, last, this.settings.lastEventId));
+    } else {
+      last = result.lastId;
+      const records = result.records;
+      let bytes = 0;
+      for (let i = 0; i < records.length; i++) bytes += wireOf(records[i] as ChannelRecord).frame.length;
+      this.allowance = bytes;
+      for (let i = 0; i < records.length; i++) this.offer(records[i] as ChannelRecord);
+    }
+    // A networked log can answer ahead of this process's own feed: the live
+    // copies of what was just replayed are still on their way.
+    if (result !== undefined && compareIds(last, headId) > 0) {
+      this.skipThrough = last;
+      if (this.state === LIVE) this.state = CATCHING_UP;
+    }
+    if (held === null) return;
+    for (let i = heldFrom; i < held.length; i++) {
+      const record = held[i] as ChannelRecord;
+      if (compareIds(record.id, last) > 0) this.push(record);
+    }
+  }
+
+  /** Called when the tick that corked its socket ends, whether or not it is still subscribed. */
+  uncork(): void {
+    this.isCorked = false;
+    this.socket?.uncork();
+  }
+
+  /** Ends it because something failed for it alone (a throwing filter, a failed replay). */
+  fail(err: unknown): void {
+    if (this.state === ENDED) return;
+    this.endReason = 'error';
+    this.stream.response.request.server.logger.error('sluice: a channel subscriber failed', err);
+    this.stream.fail(err);
+  }
+
+  /** Called by the channel once, when it removes the subscriber: drops every reference it holds. */
+  release(reason: SubscriptionEnd): void {
+    this.state = ENDED;
+    this.clearQueue();
+    this.stream.signal.removeEventListener('abort', this.onAbort);
+    if (this.drainWaiting && this.socket !== null && this.onDrain !== undefined) {
+      this.socket.off('drain', this.onDrain);
+    }
+    this.drainWaiting = false;
+    this.resolveDone(reason);
+  }
+
+  /** Every state but LIVE: skip what was replayed already, then write or queue. */
+  private pushSlow(record: ChannelRecord): void {
+    const skip = this.skipThrough;
+    if (skip !== undefined && this.state !== ENDED) {
+      if (compareIds(record.id, skip) <= 0) return;
+      this.skipThrough = undefined;
+      if (this.state === CATCHING_UP) this.state = LIVE;
+    }
+    if (this.state === LIVE) this.push(record);
+    else this.hold(record);
+  }
+
+  /**
+   * A write returned false: the socket holds at least its high-water mark.
+   * Whether that is slowness cannot be told yet: bytes written in this turn
+   * may still be corked (by the channel, or by `res.write` itself) and never
+   * had a chance to reach the kernel. So the verdict waits for {@link judge};
+   * `drop-oldest` only stops writing until `drain`.
+   */
+  private full(frameLength: number): void {
+    // Closed or closing: the abort listener removes it; nothing to decide.
+    if (this.stream.isClosed || this.raw.destroyed || this.socket?.destroyed === true) return;
+    if (frameLength > this.largestPending) this.largestPending = frameLength;
+    if (this.settings.dropOldest && this.state !== CONGESTED) {
+      this.state = CONGESTED;
+      this.waitForDrain();
+    }
+    this.suspectMe();
+  }
+
+  private suspectMe(): void {
+    if (this.suspected) return;
+    this.suspected = true;
+    this.owner.suspect(this);
+  }
+
+  /**
+   * The overflow policy, applied once per turn of the event loop to a
+   * subscriber whose socket filled up, after every cork was released: what
+   * the socket still holds is what the kernel refused, the true measure of a
+   * slow client. The largest event of the turn does not count, so an event
+   * bigger than `maxBuffered` cannot disconnect a client that keeps up.
+   */
+  judge(): void {
+    this.suspected = false;
+    const slack = this.largestPending;
+    this.largestPending = 0;
+    if (this.state === ENDED || this.stream.isClosed) return;
+    const pending = this.stream.bufferedBytes + this.queued;
+    // What is left of the replay is all the allowance can still cover.
+    if (this.allowance > pending) this.allowance = pending;
+    const max = this.settings.maxBuffered + this.allowance + slack;
+    if (!this.settings.dropOldest || this.state === PENDING) {
+      if (pending > max) this.overflow();
+      return;
+    }
+    const backlog = pending - this.queued;
+    // The newest record always stays: a gap is better than a client that never sees the present.
+    while (this.queued + backlog > max && this.heldCount() > 1) this.dropFirst();
+  }
+
+  /** Queues a record while congested or joining; the queue alone never passes the cap, even within a turn. */
+  private hold(record: ChannelRecord): void {
+    if (this.state === ENDED) return;
+    const length = wireOf(record).frame.length;
+    let queue = this.queue;
+    if (queue === null) {
+      queue = [];
+      this.queue = queue;
+    }
+    queue.push(record);
+    this.queued += length;
+    const max = this.settings.maxBuffered + this.allowance;
+    if (this.queued - length > max) {
+      // While joining, the queue must stay whole: the hand-over de-duplicates
+      // it against the replay, and a gap cut into it could not be reported in
+      // order. A join that falls that far behind starts over instead.
+      if (!this.settings.dropOldest || this.state === PENDING) {
+        this.overflow();
+        return;
+      }
+      while (this.queued > max && this.heldCount() > 1) this.dropFirst();
+    }
+    this.suspectMe();
+  }
+
+  private heldCount(): number {
+    return this.queue === null ? 0 : this.queue.length - this.queueHead;
+  }
+
+  /** Drops the oldest queued record (compacting the array now and then, so keep no reference to it). */
+  private dropFirst(): void {
+    const queue = this.queue as (ChannelRecord | undefined)[];
+    const old = queue[this.queueHead] as ChannelRecord;
+    queue[this.queueHead++] = undefined;
+    this.queued -= wireOf(old).frame.length;
+    this.lastDroppedId = old.id;
+    this.droppedSince++;
+    this.dropped++;
+    this.owner.droppedEvents++;
+    if (this.queueHead >= 1024 && this.queueHead * 2 >= queue.length) {
+      this.queue = queue.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private waitForDrain(): void {
+    if (this.drainWaiting) return;
+    this.drainWaiting = true;
+    this.onDrain ??= () => {
+      this.drainWaiting = false;
+      if (this.state === CONGESTED) this.flush();
+    };
+    if (this.socket !== null) this.socket.once('drain', this.onDrain);
+    else void this.stream.drained().then(this.onDrain);
+  }
+
+  /** The socket drained: tell the client what it lost, then send what waited, until full again. */
+  private flush(): void {
+    const held = this.queue;
+    const heldFrom = this.queueHead;
+    const dropped = this.droppedSince;
+    this.clearQueue();
+    this.state = this.skipThrough === undefined ? LIVE : CATCHING_UP;
+    this.droppedSince = dropped;
+    this.noticeDrops();
+    if (held === null) return;
+    // push() re-queues everything from the first write that fills the socket again.
+    for (let i = heldFrom; i < held.length; i++) this.push(held[i] as ChannelRecord);
+  }
+
+  /**
+   * Tells the client how many events it lost, before the ones that follow
+   * the gap. If the socket is full the count stays, and the next flush sends it.
+   */
+  private noticeDrops(): void {
+    const dropped = this.droppedSince;
+    if (dropped === 0 || !this.writable()) return;
+    this.droppedSince = 0;
+    this.writeOwn(resetFrame('dropped', this.lastDroppedId, undefined, dropped));
+  }
+
+  /** Writes a frame of its own (cursor, reset) through the stream, subject to the same policy. */
+  private writeOwn(frame: Buffer): void {
+    if (!this.writable()) return;
+    if (!this.stream.writeFrameSync(frame)) this.full(frame.length);
+  }
+
+  private writable(): boolean {
+    return this.state === LIVE || this.state === CATCHING_UP;
+  }
+
+  private overflow(): void {
+    if (this.state === ENDED) return;
+    this.endReason = 'overflow';
+    this.owner.overflowed++;
+    this.clearQueue();
+    // Synchronously aborts the stream's signal, which removes this subscriber.
+    this.stream.destroy();
+  }
+
+  private clearQueue(): void {
+    this.queue = null;
+    this.queueHead = 0;
+    this.queued = 0;
+    this.droppedSince = 0;
+  }
+}
