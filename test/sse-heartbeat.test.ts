@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InvalidArgumentError } from '../src/index.ts';
+import { Channel, InvalidArgumentError } from '../src/index.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { type Chunk, parseEvents, read } from './helpers/sse-clients.ts';
 
@@ -14,6 +14,7 @@ let ts: TestServer;
 const opened = new Map<string, number>();
 let lastEventAt = 0;
 let badOption: unknown;
+const channel = new Channel({ history: 100 });
 
 before(async () => {
   ts = await startServer((s) => {
@@ -35,6 +36,10 @@ before(async () => {
       const es = r.response.sse({ heartbeat: BEAT, retry: 1234 });
       await es.closed;
     });
+    // A channel writes straight to the socket (not through send()), and must still hold heartbeats back.
+    s.get('/channel', async (r) => {
+      await channel.subscribe(r.response.sse({ heartbeat: BEAT }), { lastEventId: null });
+    });
     s.get('/off', async (r) => {
       const es = r.response.sse({ heartbeat: 0 });
       await es.closed;
@@ -50,7 +55,10 @@ before(async () => {
   });
 });
 
-after(() => ts.close());
+after(() => {
+  channel.close();
+  return ts.close();
+});
 
 const isBeat = (c: Chunk) => c.text.startsWith(':');
 
@@ -86,6 +94,41 @@ test('no heartbeat while events flow; it resumes one interval after the last eve
     `the first heartbeat came ${idle.toFixed(0)} ms after the last event`,
   );
   assert.ok(idle < BEAT + LATE, `the first heartbeat came ${idle.toFixed(0)} ms after the last event`);
+});
+
+test('no heartbeat while a channel delivers events to the stream; it resumes once the channel goes quiet', async () => {
+  let published = 0;
+  let started = false;
+  let lastPublishAt = 0;
+  const res = await read(`${ts.url}/channel`, {
+    onChunk: (c) => {
+      if (isBeat(c)) return true;
+      if (!started) {
+        // Subscribed (the cursor block arrived): publish every quarter interval for four intervals.
+        started = true;
+        const timer = setInterval(() => {
+          channel.publish({ data: String(published++) });
+          lastPublishAt = performance.now();
+          if (published === 16) clearInterval(timer);
+        }, BEAT / 4);
+      }
+      return false;
+    },
+  });
+  const firstBeat = res.chunks.findIndex(isBeat);
+  const events = parseEvents(
+    res.chunks
+      .slice(0, firstBeat)
+      .map((c) => c.text)
+      .join(''),
+  );
+  assert.deepEqual(
+    events.map((e) => e.data),
+    Array.from({ length: 16 }, (_, i) => String(i)),
+  );
+  const idle = (res.chunks[firstBeat]?.at ?? 0) - lastPublishAt;
+  assert.ok(idle >= BEAT - 20, `the first heartbeat came ${idle.toFixed(0)} ms after the last event`);
+  assert.ok(idle < 2 * BEAT + LATE, `the first heartbeat came ${idle.toFixed(0)} ms after the last event`);
 });
 
 test('the retry option is sent first, before any heartbeat', async () => {

@@ -66,6 +66,8 @@ export class EventStream {
   endReason: 'client' | 'server' | 'shutdown' | 'error' | undefined = undefined;
   private resolveClosed!: () => void;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** `response.written` when the heartbeat timer was last armed, to see writes that did not re-arm it. */
+  private writtenAtBeat = 0;
 
   constructor(response: Response, options: EventStreamOptions = {}) {
     const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT;
@@ -118,6 +120,7 @@ export class EventStream {
     }
     r.signal.addEventListener('abort', onAbort, { once: true });
     if (heartbeat > 0) {
+      this.writtenAtBeat = response.written;
       this.heartbeatTimer = setTimeout(() => this.beat(), heartbeat);
       // A stream must not keep a process alive that has nothing else to do.
       this.heartbeatTimer.unref();
@@ -190,7 +193,9 @@ export class EventStream {
   writeFrame(frame: Buffer): Promise<boolean> {
     if (this.signal.aborted) return Promise.resolve(false);
     this.heartbeatTimer?.refresh();
-    return writeChunk(this.response, frame);
+    const accepted = writeChunk(this.response, frame);
+    this.writtenAtBeat = this.response.written;
+    return accepted;
   }
 
   /**
@@ -203,6 +208,7 @@ export class EventStream {
     if (raw.destroyed || raw.writableEnded) return false;
     this.heartbeatTimer?.refresh();
     this.response.written += frame.length;
+    this.writtenAtBeat = this.response.written;
     return raw.write(frame);
   }
 
@@ -247,10 +253,17 @@ export class EventStream {
 
   private beat(): void {
     if (this.signal.aborted) return;
-    // Bytes still queued for the socket mean the stream is not idle, only slow: a comment adds nothing.
-    if (this.response.raw.writableLength > 0) this.heartbeatTimer?.refresh();
+    // Not idle: bytes still queued for the socket (a slow client), or bytes written by a path that
+    // does not refresh the timer (a channel writing straight to the socket, which skips the
+    // per-write refresh to stay cheap). Either way a comment adds nothing; look again later.
+    const written = this.response.written;
+    if (this.response.raw.writableLength > 0 || written !== this.writtenAtBeat) {
+      this.writtenAtBeat = written;
+      this.heartbeatTimer?.refresh();
+      return;
+    }
     // Writing refreshes the timer, which re-arms it: the next beat comes one interval later.
-    else this.writeFrameSync(HEARTBEAT_FRAME);
+    this.writeFrameSync(HEARTBEAT_FRAME);
   }
 
   private end(reason: NonNullable<EventStream['endReason']>): void {
