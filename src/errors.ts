@@ -89,6 +89,22 @@ export class ResponseCommittedError extends Error {
   }
 }
 
+/**
+ * Thrown by `publish()` on a closed channel.
+ *
+ * @example
+ * ```ts
+ * try { channel.publish({ data: 1 }); } catch (e) { if (e instanceof ChannelClosedError) ... }
+ * ```
+ */
+export class ChannelClosedError extends Error {
+  readonly code = 'SLUICE_CHANNEL_CLOSED';
+  constructor(name: string) {
+    super(`Channel "${name}" is closed`);
+    this.name = 'ChannelClosedError';
+  }
+}
+
 function defaultMessage(status: number): string {
   return STATUS_TEXT[status] ?? 'Error';
 }

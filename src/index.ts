@@ -5,7 +5,6 @@
  */
 export {
   Channel,
-  ChannelClosedError,
   type ChannelOptions,
   type ChannelStats,
   type SubscribeOptions,
@@ -26,7 +25,7 @@ export { type HistoryLimits, type HistoryOption, historyLimits } from './channel
 export { ChannelHub, type ChannelHubOptions } from './channel/channel-hub.ts';
 export type { ChannelFilter, OverflowPolicy, SubscriptionEnd } from './channel/channel-subscriber.ts';
 export type { ChannelEvent } from './channel/channel-wire.ts';
-export { HttpError, InvalidArgumentError, ResponseCommittedError } from './errors.ts';
+export { ChannelClosedError, HttpError, InvalidArgumentError, ResponseCommittedError } from './errors.ts';
 export { type AccessEntry, type AccessLogOptions, accessLog, formatEntry } from './middleware/access-log.ts';
 export { type Envelope, handlerResponse } from './middleware/handler-response.ts';
 export { Request } from './request/request.ts';

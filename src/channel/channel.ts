@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.ts';
+import { ChannelClosedError, InvalidArgumentError } from '../errors.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import {
   type ChannelAdapter,
@@ -90,22 +90,6 @@ export interface ChannelStats {
   droppedEvents: number;
   /** Subscribers disconnected because they fell too far behind. */
   overflowed: number;
-}
-
-/**
- * Thrown by `publish()` on a closed channel.
- *
- * @example
- * ```ts
- * try { channel.publish({ data: 1 }); } catch (e) { if (e instanceof ChannelClosedError) ... }
- * ```
- */
-export class ChannelClosedError extends Error {
-  readonly code = 'SLUICE_CHANNEL_CLOSED';
-  constructor(name: string) {
-    super(`Channel "${name}" is closed`);
-    this.name = 'ChannelClosedError';
-  }
 }
 
 const DEFAULT_MAX_BUFFERED = 1024 * 1024;
