@@ -142,7 +142,7 @@ export class Subscriber {
       this.resolveDone = resolve;
     });
     this.onAbort = () => owner.remove(this, this.endReason ?? 'closed');
-    stream.signal.addEventListener('abort', this.onAbort, { once: true });
+    stream.onEnd(this.onAbort);
   }
 
   /** Bytes written to it that its client has not taken yet, plus what waits in its queue. */
@@ -249,7 +249,7 @@ export class Subscriber {
   release(reason: SubscriptionEnd): void {
     this.state = ENDED;
     this.clearQueue();
-    this.stream.signal.removeEventListener('abort', this.onAbort);
+    this.stream.offEnd(this.onAbort);
     if (this.drainWaiting && this.socket !== null && this.onDrain !== undefined) {
       this.socket.off('drain', this.onDrain);
     }

@@ -164,6 +164,7 @@ export class Request {
     this.gone = true;
     this.goneBecause = reason;
     this.controller?.abort(this.goneReason());
+    this.response.eventStream?.requestGone();
   }
 
   /** @internal Why `signal` aborted: the client left, or the server is stopping. */

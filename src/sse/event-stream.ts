@@ -54,17 +54,19 @@ const GENERIC_ERROR = 'Internal Server Error';
 export class EventStream {
   /** The `Last-Event-ID` the client sent (or the opt-in query fallback); `undefined` on a first connection. */
   readonly lastEventId: string | undefined;
-  /** Aborts when the stream ends: the client left, `close()` was called, or the server is stopping. */
-  readonly signal: AbortSignal;
-  /** Settles when the stream has ended, for whatever reason. Never rejects. */
-  readonly closed: Promise<void>;
   /** @internal */ readonly response: Response;
-  /** @internal */ readonly controller = new AbortController();
   /** @internal Events written to the socket (not counting comments, heartbeats or the retry frame). */
   eventsSent = 0;
   /** @internal Why the stream ended, for the access log. */
   endReason: 'client' | 'server' | 'shutdown' | 'error' | undefined = undefined;
-  private resolveClosed!: () => void;
+  // The signal, the `closed` promise and the end listeners are made on first use: a broadcast
+  // server holds thousands of idle streams, and an AbortController with a listener on it costs
+  // more memory than the rest of a stream together.
+  private ended = false;
+  private controller: AbortController | undefined = undefined;
+  private closedPromise: Promise<void> | undefined = undefined;
+  private resolveClosed: (() => void) | undefined = undefined;
+  private endListeners: (() => void)[] | undefined = undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** `response.written` when the heartbeat timer was last armed, to see writes that did not re-arm it. */
   private writtenAtBeat = 0;
@@ -81,10 +83,6 @@ export class EventStream {
     // Framed before anything is sent, so a bad option throws while the response can still report it.
     const retryFrame = options.retry === undefined ? undefined : encodeEvent({ retry: options.retry });
     this.response = response;
-    this.signal = this.controller.signal;
-    this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve;
-    });
     const r = response.request;
     this.lastEventId = readLastEventId(r.headers['last-event-id'], options.lastEventIdQuery, r);
 
@@ -111,14 +109,12 @@ export class EventStream {
       this.close('server');
       return;
     }
-    // r.signal also aborts when the client leaves (just before our 'close' listener runs): that is
-    // not a shutdown, and a destroyed response tells the two apart.
-    const onAbort = () => (raw.destroyed ? this.end('client') : this.close('shutdown'));
-    if (r.signal.aborted) {
-      onAbort();
+    // A stream opened while the server is already stopping ends at once; later, a shutdown reaches
+    // it through requestGone() (called by the request, so no listener on r.signal is needed).
+    if (r.gone) {
+      this.requestGone();
       return;
     }
-    r.signal.addEventListener('abort', onAbort, { once: true });
     if (heartbeat > 0) {
       this.writtenAtBeat = response.written;
       this.heartbeatTimer = setTimeout(() => this.beat(), heartbeat);
@@ -129,7 +125,59 @@ export class EventStream {
 
   /** Whether the stream has ended. */
   get isClosed(): boolean {
-    return this.signal.aborted;
+    return this.ended;
+  }
+
+  /** Aborts when the stream ends: the client left, `close()` was called, or the server is stopping. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.ended) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  /** Settles when the stream has ended, for whatever reason. Never rejects. */
+  get closed(): Promise<void> {
+    if (this.closedPromise === undefined) {
+      this.closedPromise = this.ended
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            this.resolveClosed = resolve;
+          });
+    }
+    return this.closedPromise;
+  }
+
+  /**
+   * @internal Runs `fn` once when the stream ends (at once if it has). A plain
+   * callback, not a listener on `signal`, so a channel subscriber costs no
+   * AbortController.
+   */
+  onEnd(fn: () => void): void {
+    if (this.ended) {
+      fn();
+      return;
+    }
+    this.endListeners ??= [];
+    this.endListeners.push(fn);
+  }
+
+  /** @internal Undoes {@link onEnd}. */
+  offEnd(fn: () => void): void {
+    const list = this.endListeners;
+    if (list === undefined) return;
+    const i = list.indexOf(fn);
+    if (i !== -1) list.splice(i, 1);
+  }
+
+  /**
+   * @internal The request is gone: the client left (the response's 'close'
+   * follows and ends the stream) or the server is stopping (end it cleanly).
+   */
+  requestGone(): void {
+    if (this.response.raw.destroyed) this.end('client');
+    else this.close('shutdown');
   }
 
   /**
@@ -149,7 +197,7 @@ export class EventStream {
    */
   send(event: SseEvent): Promise<boolean> {
     const frame = encodeEvent(event);
-    if (this.signal.aborted) return Promise.resolve(false);
+    if (this.ended) return Promise.resolve(false);
     this.eventsSent++;
     return this.writeFrame(frame);
   }
@@ -179,7 +227,7 @@ export class EventStream {
    * ```
    */
   close(reason: 'server' | 'shutdown' = 'server'): void {
-    if (this.signal.aborted) return;
+    if (this.ended) return;
     this.endReason ??= reason;
     const raw = this.response.raw;
     if (!raw.writableEnded && !raw.destroyed) raw.end();
@@ -191,7 +239,7 @@ export class EventStream {
    * once for all subscribers). Resolves like {@link send}.
    */
   writeFrame(frame: Buffer): Promise<boolean> {
-    if (this.signal.aborted) return Promise.resolve(false);
+    if (this.ended) return Promise.resolve(false);
     this.heartbeatTimer?.refresh();
     const accepted = writeChunk(this.response, frame);
     this.writtenAtBeat = this.response.written;
@@ -203,7 +251,7 @@ export class EventStream {
    * (`false`: the socket is full, check {@link bufferedBytes}), or `false` when closed.
    */
   writeFrameSync(frame: Buffer): boolean {
-    if (this.signal.aborted) return false;
+    if (this.ended) return false;
     const raw = this.response.raw;
     if (raw.destroyed || raw.writableEnded) return false;
     this.heartbeatTimer?.refresh();
@@ -220,14 +268,14 @@ export class EventStream {
   /** @internal Resolves when the socket has room again (or `false` when the stream ended first). */
   drained(): Promise<boolean> {
     const raw = this.response.raw;
-    if (this.signal.aborted) return Promise.resolve(false);
+    if (this.ended) return Promise.resolve(false);
     if (!raw.writableNeedDrain) return Promise.resolve(true);
     return waitForDrain(raw);
   }
 
   /** @internal Aborts the connection without a clean end (a subscriber dropped by policy, an internal error). */
   destroy(): void {
-    if (!this.signal.aborted) this.endReason = 'error';
+    if (!this.ended) this.endReason = 'error';
     this.response.raw.destroy();
     this.end('error');
   }
@@ -239,7 +287,7 @@ export class EventStream {
    * ends it. Logging is the caller's job (the core logs once per request).
    */
   fail(err: unknown): void {
-    if (this.signal.aborted) return;
+    if (this.ended) return;
     const message = err instanceof HttpError && err.expose ? err.message : GENERIC_ERROR;
     const raw = this.response.raw;
     if (!raw.destroyed && !raw.writableEnded) {
@@ -252,7 +300,7 @@ export class EventStream {
   }
 
   private beat(): void {
-    if (this.signal.aborted) return;
+    if (this.ended) return;
     // Not idle: bytes still queued for the socket (a slow client), or bytes written by a path that
     // does not refresh the timer (a channel writing straight to the socket, which skips the
     // per-write refresh to stay cheap). Either way a comment adds nothing; look again later.
@@ -269,10 +317,14 @@ export class EventStream {
   private end(reason: NonNullable<EventStream['endReason']>): void {
     if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    if (this.signal.aborted) return;
+    if (this.ended) return;
+    this.ended = true;
     this.endReason ??= reason;
-    this.controller.abort();
-    this.resolveClosed();
+    this.controller?.abort();
+    this.resolveClosed?.();
+    const listeners = this.endListeners;
+    this.endListeners = undefined;
+    if (listeners !== undefined) for (const fn of listeners) fn();
   }
 }
 
