@@ -1,3 +1,4 @@
+import { pipeReturned } from '../sse/pipe-returned.ts';
 import type { Request } from './request.ts';
 
 /**
@@ -81,8 +82,17 @@ export class Middleware {
     const fn = this.chain[i];
     if (fn === undefined || r.isExitedAll()) return;
     try {
-      const result = await fn(r);
-      if (i === this.chain.length - 1) await r.settleHandlerResult(result);
+      const out = fn(r);
+      // Only a promise (or thenable) is awaited: a synchronous handler then costs no extra microtask turn.
+      const result =
+        typeof out === 'object' && out !== null && typeof (out as PromiseLike<unknown>).then === 'function'
+          ? await out
+          : out;
+      if (i === this.chain.length - 1) {
+        r.handlerResult = result;
+        // Objects only: a string or undefined can never be a stream to pipe.
+        if (typeof result === 'object' && result !== null) await pipeReturned(r, result);
+      }
     } catch (e) {
       if (!(e instanceof ExitSignal)) throw e;
       if (e.all) throw e;

@@ -1,7 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Response } from '../response/response.ts';
 import type { Server } from '../server/server.ts';
-import { pipeReturned } from '../sse/pipe-returned.ts';
 import type { UploadedFile } from './request-body.ts';
 import { type Context, createContext } from './request-context.ts';
 import { exitSignal, type Handler, Middleware } from './request-middleware.ts';
@@ -150,12 +149,6 @@ export class Request {
   /** Whether `exitAll()` was called. */
   isExitedAll(): boolean {
     return (this.exited & 2) !== 0;
-  }
-
-  /** @internal Keeps the handler's return value; streams it when it is an iterable or a stream. */
-  async settleHandlerResult(result: unknown): Promise<void> {
-    this.handlerResult = result;
-    await pipeReturned(this, result);
   }
 
   /** @internal The client went away (or the server is stopping): abort `signal`. */

@@ -45,7 +45,8 @@ export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResp
   }
   ctx.inFlight.add(r);
   (res as TaggedResponse)[REQUEST] = r;
-  res.once('close', onResponseClose);
+  // on, not once: a response closes once, and once() would wrap the listener in a new closure per request.
+  res.on('close', onResponseClose);
   if (ctx.stopping) res.setHeader('Connection', 'close');
   const running = ctx.tracksCurrentRequest ? runWithRequest(r, () => run(ctx, r, found)) : run(ctx, r, found);
   running.catch((e: unknown) => {
