@@ -6,19 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createDemo, type Demo } from '../examples/demo/server.ts';
 import { silentLogger } from '../src/index.ts';
-
-// Flags for a root, offline, headless Chromium: without the background-networking ones it keeps trying
-// to reach Google's hosts, which this machine refuses.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import { CHROMIUM_ARGS } from './helpers/sse-clients.ts';
 
 let browser: Browser;
 let demo: Demo;

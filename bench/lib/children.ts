@@ -3,7 +3,7 @@
 // runner, whatever way it ends.
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Failure, Reply } from '../servers/protocol.ts';
+import type { Failure, Listening, Reply } from '../servers/protocol.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const live = new Set<ChildProcess>();
@@ -157,4 +157,18 @@ export function killChildrenOnExit(): void {
     console.error(err);
     process.exit(1);
   });
+}
+
+/**
+ * Waits for a bench server to report its port. A server that exits or stays
+ * silent is not an error of the run: it is skipped, with the reason it gave.
+ */
+export async function listeningOrReason(
+  server: Child<{ op: string }>,
+): Promise<{ hello: Listening } | { reason: string }> {
+  try {
+    return { hello: await server.waitFor<Listening>('listening', 30_000) };
+  } catch (err) {
+    return { reason: server.reason() || String(err) };
+  }
 }

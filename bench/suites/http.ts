@@ -4,8 +4,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
-import { Child, REPO_ROOT } from '../lib/children.ts';
-import type { Listening } from '../servers/protocol.ts';
+import { Child, listeningOrReason, REPO_ROOT } from '../lib/children.ts';
 
 export interface HttpRun {
   server: string;
@@ -57,12 +56,9 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Htt
   const base = { server: entry.name, rep };
   const server = Child.spawn(entry.name, entry.file);
   try {
-    let hello: Listening;
-    try {
-      hello = await server.waitFor<Listening>('listening', 30_000);
-    } catch (err) {
-      return { ...base, status: 'skipped', reason: server.reason() || String(err) };
-    }
+    const started = await listeningOrReason(server);
+    if ('reason' in started) return { ...base, status: 'skipped', reason: started.reason };
+    const hello = started.hello;
     const seconds = Math.max(1, Math.round(o.seconds));
     const url = `http://127.0.0.1:${hello.port}/hello`;
     // One second of warm-up at the same concurrency, so the JIT has settled.

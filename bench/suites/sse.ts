@@ -3,12 +3,11 @@
 // burst phase (as fast as possible) and one fixed-rate phase.
 import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
-import { Child } from '../lib/children.ts';
+import { Child, listeningOrReason } from '../lib/children.ts';
 import { sleep } from '../lib/clock.ts';
 import type {
   Connected,
   CpuSample,
-  Listening,
   LoadRequest,
   LoadStatus,
   Memory,
@@ -85,12 +84,9 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Sse
   const server = Child.spawn<ServerRequest>(entry.name, entry.file);
   let client: LoadChild | undefined;
   try {
-    let hello: Listening;
-    try {
-      hello = await server.waitFor<Listening>('listening', 30_000);
-    } catch (err) {
-      return { ...base, status: 'skipped', reason: server.reason() || String(err) };
-    }
+    const started = await listeningOrReason(server);
+    if ('reason' in started) return { ...base, status: 'skipped', reason: started.reason };
+    const hello = started.hello;
     if (hello.sseUnavailable) return { ...base, status: 'skipped', reason: hello.sseUnavailable };
     const n = o.clients;
     const mem0 = await server.call<Memory>({ op: 'memory' }, 10_000);

@@ -3,9 +3,9 @@
 // comes first on each fresh server, so the figures are of warm code.
 import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
-import { Child } from '../lib/children.ts';
+import { Child, listeningOrReason } from '../lib/children.ts';
 import { median } from '../lib/stats.ts';
-import type { Listening, StreamRequest, StreamResult } from '../servers/protocol.ts';
+import type { StreamRequest, StreamResult } from '../servers/protocol.ts';
 
 const TTFB_SAMPLES = 11;
 
@@ -59,12 +59,9 @@ async function runOnce(
   const base = { server: entry.name, rep };
   const server = Child.spawn(entry.name, entry.file);
   try {
-    let hello: Listening;
-    try {
-      hello = await server.waitFor<Listening>('listening', 30_000);
-    } catch (err) {
-      return { ...base, status: 'skipped', reason: server.reason() || String(err) };
-    }
+    const started = await listeningOrReason(server);
+    if ('reason' in started) return { ...base, status: 'skipped', reason: started.reason };
+    const hello = started.hello;
     const timeoutMs = 60_000;
     const ask = (events: number): Promise<StreamResult> =>
       client.call<StreamResult>({ op: 'stream', port: hello.port, events, timeoutMs }, timeoutMs + 5000);
