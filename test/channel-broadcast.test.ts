@@ -205,6 +205,27 @@ test('filters pick events per subscriber; a throwing filter ends only its own st
   await until(() => filtered.size === 0, 'removed');
 });
 
+test('a filter is never asked again once its subscriber ended, even in the middle of a replay', async () => {
+  const from = filtered.publish({ event: 'r', data: 0 }) as string;
+  for (let i = 1; i <= 4; i++) filtered.publish({ event: 'r', data: i });
+  const victim = await connect(`${ts.url}/filtered?name=victim`);
+  await until(() => streams.has('victim'), 'the victim to subscribe');
+  const es = streams.get('victim') as EventStream;
+  await until(() => filtered.has(es), 'the victim to subscribe');
+  filtered.unsubscribe(es);
+  let calls = 0;
+  const end = filtered.subscribe(es, {
+    lastEventId: from,
+    filter: () => {
+      calls++;
+      throw new Error('filter bug');
+    },
+  });
+  assert.equal(await end, 'error');
+  await victim.ended;
+  assert.equal(calls, 1, 'the filter ran for replayed events after its stream had ended');
+});
+
 test('publish validates, assigns increasing ids, and never stores a rejected event', () => {
   const ch = new Channel({ history: 10 });
   const a = ch.publish({ data: 1 }) as string;

@@ -128,7 +128,9 @@ test('handlers and middleware that are not functions are refused by name', () =>
     assertNamesArgument(() => s.get('/y', bad as never), 'handler');
     assertNamesArgument(() => s.use(bad as never), 'middleware');
     assertNamesArgument(() => s.group('/g', (g) => g.middleware(bad as never)), 'middleware');
+    assertNamesArgument(() => s.group('/g', bad as never), 'fn');
   }
+  assertNamesArgument(() => s.setHttps(null as never), 'options');
 });
 
 test('shutdown and start refuse bad calls by name', async (t) => {

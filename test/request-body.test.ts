@@ -143,6 +143,14 @@ test('a malformed multipart body is a 400 and the server keeps serving', async (
     body: '--zz\r\nContent-Disposition: form-data; name="a"\r\n\r\nunfinished',
   });
   assert.equal(truncated.status, 400);
+  // A file part cut short: busboy fails the file stream too, which must not become an uncaught error.
+  const truncatedFile = await send(`${srv.url}/echo`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'multipart/form-data; boundary=zz' },
+    body: '--zz\r\nContent-Disposition: form-data; name="f"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhalf a fi',
+  });
+  assert.equal(truncatedFile.status, 400);
+  assert.match(truncatedFile.text, /^Malformed multipart body: Unexpected end of form/);
   await assertStillServing(srv);
 });
 
@@ -186,6 +194,16 @@ test('an oversized body is a 413, whether announced, chunked or multipart, and t
     body: multipart(boundary, [{ name: 'f', filename: 'big.bin', data: Buffer.alloc(LIMIT * 3, 7) }]),
   });
   assert.equal(upload.status, 413);
+  // The limit counts bytes: three fields of 200 three-byte characters are 1800 bytes, over it.
+  const wide = await send(`${srv.url}/echo`, {
+    method: 'POST',
+    headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Transfer-Encoding': 'chunked' },
+    body: multipart(
+      boundary,
+      ['a', 'b', 'c'].map((name) => ({ name, data: '\u20ac'.repeat(200) })),
+    ),
+  });
+  assert.equal(wide.status, 413);
   await assertStillServing(srv);
 
   const justUnder = await send(`${srv.url}/echo`, {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ndjson, sseEvent, textStream } from '../src/index.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { deferred, parseEvents, rawRequest, read, waitFor } from './helpers/sse-clients.ts';
@@ -34,6 +36,15 @@ async function* endless(p: Probe, item: (i: number) => unknown, everyMs: number)
 }
 
 const MIB = 1024 * 1024;
+
+// A collector for the retention test, without running the whole file under --expose-gc.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Weak references to the items the /retain generator yielded, and the gate it waits on after them. */
+const retained: WeakRef<object>[] = [];
+const retainGate = deferred();
+const RETAIN_ITEMS = 200;
 
 before(async () => {
   ts = await startServer((s) => {
@@ -97,6 +108,14 @@ before(async () => {
     s.get('/leave-text', () => textStream(endless(probe('leave-text'), (i) => `${i}\n`, 20)));
     s.get('/stall-sse', () => endless(probe('stall-sse'), () => 'x'.repeat(MIB), 0));
     s.get('/stall-ndjson', () => ndjson(endless(probe('stall-ndjson'), () => 'x'.repeat(MIB), 0)));
+    s.get('/retain', async function* () {
+      for (let i = 0; i < RETAIN_ITEMS; i++) {
+        const item = { i, pad: `${'x'.repeat(4096)}${i}` };
+        retained.push(new WeakRef(item));
+        yield item;
+      }
+      await retainGate.promise;
+    });
     // Finite, so a regression that pulls for HEAD shows as a count instead of a loop that never yields.
     s.get('/head', () => {
       const p = probe('head');
@@ -220,6 +239,34 @@ describe('the client leaves', () => {
       assert.equal(p.pulls, pulls);
     });
   }
+});
+
+describe('a long stream', () => {
+  test('items already sent are not kept alive while the stream goes on', async () => {
+    const ac = new AbortController();
+    let events = 0;
+    const reading = read(`${ts.url}/retain`, {
+      signal: ac.signal,
+      onChunk: (_, all) => {
+        events = parseEvents(all.map((c) => c.text).join('')).length;
+        return undefined;
+      },
+    });
+    try {
+      await waitFor(() => events === RETAIN_ITEMS, 'every item to arrive');
+      // The generator now waits on the gate: nothing but a leak holds the items it yielded.
+      for (let i = 0; i < 3; i++) {
+        await sleep(10);
+        gc();
+      }
+      const alive = retained.filter((ref) => ref.deref() !== undefined).length;
+      assert.ok(alive <= 2, `${alive} of ${RETAIN_ITEMS} sent items are still reachable`);
+    } finally {
+      retainGate.resolve();
+      ac.abort();
+      await reading;
+    }
+  });
 });
 
 describe('a client that does not read', () => {

@@ -259,7 +259,14 @@ export class MemoryAdapter implements ChannelAdapter {
     this.logs.delete(name);
   }
 
-  /** Records kept for `name` right now (for tests and metrics). */
+  /**
+   * Records kept for `name` right now (for tests and metrics).
+   *
+   * @example
+   * ```ts
+   * metrics.gauge('sse_history', adapter.historySize('ticker'));
+   * ```
+   */
   historySize(name: string): number {
     return this.logs.get(name)?.history.size() ?? 0;
   }

@@ -30,7 +30,7 @@ export interface HistoryLimits {
  */
 export type HistoryOption = number | false | { count?: number; maxAge?: number };
 
-/** Kept when a channel is created without a `history` option. */
+/** @internal Kept when a channel is created without a `history` option. */
 export const DEFAULT_HISTORY: HistoryLimits = { count: 1000, maxAge: Number.POSITIVE_INFINITY };
 
 /**
@@ -134,12 +134,6 @@ export class ChannelHistory {
     while (this.head < this.items.length && (this.items[this.head] as ChannelRecord).time < oldest) {
       this.evictOne();
     }
-  }
-
-  /** Forgets every record (sequence numbers keep counting). */
-  clear(): void {
-    this.items = [];
-    this.head = 0;
   }
 
   private evictOne(): void {

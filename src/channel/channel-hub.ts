@@ -34,7 +34,14 @@ export type ChannelHubOptions = Omit<ChannelOptions, 'name'>;
  * ```
  */
 export class ChannelHub {
-  /** The adapter every channel of the hub uses. */
+  /**
+   * The adapter every channel of the hub uses.
+   *
+   * @example
+   * ```ts
+   * const solo = new Channel({ name: 'solo', adapter: hub.adapter }); // the same logs, outside the hub
+   * ```
+   */
   readonly adapter: ChannelAdapter;
   private readonly defaults: ChannelHubOptions;
   private readonly channels = new Map<string, Channel>();
@@ -80,17 +87,38 @@ export class ChannelHub {
     return this.channels.get(name);
   }
 
-  /** Whether a channel of this name exists. */
+  /**
+   * Whether a channel of this name exists.
+   *
+   * @example
+   * ```ts
+   * if (!hub.has(`job:${id}`)) throw new HttpError(404);
+   * ```
+   */
   has(name: string): boolean {
     return this.channels.has(name);
   }
 
-  /** Channels in the hub. */
+  /**
+   * Channels in the hub.
+   *
+   * @example
+   * ```ts
+   * metrics.gauge('sse_channels', hub.size);
+   * ```
+   */
   get size(): number {
     return this.channels.size;
   }
 
-  /** The names of the hub's channels, in creation order. */
+  /**
+   * The names of the hub's channels, in creation order.
+   *
+   * @example
+   * ```ts
+   * for (const name of hub.names()) if (name.startsWith('job:')) await hub.delete(name);
+   * ```
+   */
   names(): string[] {
     return [...this.channels.keys()];
   }

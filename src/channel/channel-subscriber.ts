@@ -154,6 +154,9 @@ export class Subscriber {
   offer(record: ChannelRecord): void {
     const filter = this.settings.filter;
     if (filter !== undefined) {
+      // Removed earlier in this fan-out or replay, yet still in the loop: its filter belongs to a
+      // subscription that is over, and must not see (or act on) another record.
+      if (this.state === ENDED) return;
       let pass: boolean;
       try {
         pass = filter(record);

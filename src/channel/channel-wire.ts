@@ -21,7 +21,7 @@ import type { Socket } from 'node:net';
 import { InvalidArgumentError } from '../errors.ts';
 import { encodeEvent, formatEvent } from '../sse/encoder.ts';
 import type { EventStream } from '../sse/event-stream.ts';
-import type { ChannelMessage, ChannelRecord, Wire } from './channel-adapter.ts';
+import type { ChannelMessage, ChannelRecord, ResetReason, Wire } from './channel-adapter.ts';
 
 const CRLF = '\r\n';
 
@@ -40,7 +40,7 @@ export interface ChannelEvent {
   retry?: number;
 }
 
-/** Validates and frames (without the id) what `publish()` was given. */
+/** @internal Validates and frames (without the id) what `publish()` was given. */
 export function toMessage(event: ChannelEvent): ChannelMessage {
   if (typeof event !== 'object' || event === null || Array.isArray(event)) {
     throw new InvalidArgumentError('event', 'must be an event object such as { data }', event);
@@ -56,7 +56,7 @@ export function toMessage(event: ChannelEvent): ChannelMessage {
 }
 
 /**
- * The framed bytes of a record, built on first use and then shared by every
+ * @internal The framed bytes of a record, built on first use and then shared by every
  * subscriber and every replay: one allocation holds the chunk, and the frame
  * is a view into it.
  */
@@ -77,11 +77,11 @@ export function wireOf(record: ChannelRecord): Wire {
   return wire;
 }
 
-/** Why a subscriber was told to reload: its id was unusable, or events were dropped for it. */
-export type ResetCause = 'unknown-id' | 'expired' | 'dropped';
+/** @internal Why a subscriber was told to reload: its id was unusable, or events were dropped for it. */
+export type ResetCause = ResetReason | 'dropped';
 
 /**
- * The `event: reset` frame. Its `id:` is the position the client resumes
+ * @internal The `event: reset` frame. Its `id:` is the position the client resumes
  * from: it moves the browser's `Last-Event-ID` there, so a reconnect after a
  * reset replays exactly what followed it.
  */
@@ -97,7 +97,7 @@ export function resetFrame(
 }
 
 /**
- * An id-only block: a browser sets its last event id from it without firing
+ * @internal An id-only block: a browser sets its last event id from it without firing
  * any listener, so a client that connects and drops before the first event
  * still reconnects with a position to replay from.
  */
@@ -120,7 +120,7 @@ interface SocketInternals {
 const protoWrite = ServerResponse.prototype.write;
 
 /**
- * The socket a channel may write pre-chunked frames to for this stream, or
+ * @internal The socket a channel may write pre-chunked frames to for this stream, or
  * `null` when it must go through the response (see the file comment).
  */
 export function chunkedSocketOf(stream: EventStream): Socket | null {

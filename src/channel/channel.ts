@@ -133,7 +133,23 @@ let unnamed = 0;
  * ```
  */
 export class Channel {
+  /**
+   * Its name in the adapter (the key of its log there).
+   *
+   * @example
+   * ```ts
+   * logger.info(`${channel.name}: ${channel.size} subscribers`);
+   * ```
+   */
   readonly name: string;
+  /**
+   * Carries its events and keeps its history.
+   *
+   * @example
+   * ```ts
+   * const sibling = new Channel({ name: 'audit', adapter: channel.adapter });
+   * ```
+   */
   readonly adapter: ChannelAdapter;
   /** @internal Counters the subscribers report to. */
   droppedEvents = 0;
@@ -197,17 +213,38 @@ export class Channel {
     }
   }
 
-  /** Subscribers right now. */
+  /**
+   * Subscribers right now.
+   *
+   * @example
+   * ```ts
+   * if (channel.size === 0) stopPolling();
+   * ```
+   */
   get size(): number {
     return this.byStream.size;
   }
 
-  /** The id of the newest event this process has seen (the log's zero id before the first). */
+  /**
+   * The id of the newest event this process has seen (the log's zero id before the first).
+   *
+   * @example
+   * ```ts
+   * s.get('/state', () => ({ state: snapshot(), resumeFrom: channel.lastId }));
+   * ```
+   */
   get lastId(): string {
     return this.headId;
   }
 
-  /** Whether `close()` was called. */
+  /**
+   * Whether `close()` was called.
+   *
+   * @example
+   * ```ts
+   * if (!channel.isClosed) channel.publish({ data: 'still open' });
+   * ```
+   */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -301,7 +338,14 @@ export class Channel {
     return true;
   }
 
-  /** Whether the stream is subscribed here. */
+  /**
+   * Whether the stream is subscribed here.
+   *
+   * @example
+   * ```ts
+   * if (!lobby.has(es)) void lobby.subscribe(es, { lastEventId: null });
+   * ```
+   */
   has(stream: EventStream): boolean {
     return this.byStream.has(stream);
   }

@@ -1,7 +1,15 @@
+import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import type { Logger } from '../server/server-logger.ts';
 
-/** One finished request or stream, as {@link accessLog} reports it. */
+/**
+ * One finished request or stream, as {@link accessLog} reports it.
+ *
+ * @example
+ * ```ts
+ * s.use(accessLog({ format: (e: AccessEntry) => JSON.stringify(e) })); // one JSON line per request
+ * ```
+ */
 export interface AccessEntry {
   method: string;
   path: string;
@@ -19,7 +27,15 @@ export interface AccessEntry {
   ended: 'complete' | 'client' | 'shutdown' | 'error';
 }
 
-/** Options of {@link accessLog}. */
+/**
+ * Options of {@link accessLog}.
+ *
+ * @example
+ * ```ts
+ * const options: AccessLogOptions = { logger: pino(), format: (e) => `${e.status} ${e.path}` };
+ * s.use(accessLog(options));
+ * ```
+ */
 export interface AccessLogOptions {
   /** Where lines go; the server's logger (`info`) by default. */
   logger?: Logger;
@@ -39,34 +55,64 @@ export interface AccessLogOptions {
  * ```
  */
 export function accessLog(options: AccessLogOptions = {}): (r: Request) => Promise<void> {
+  // Checked here: a bad option found only when the first response closes would throw from a
+  // socket event, where nothing can catch it.
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options', 'must be an object { logger?, format? }', options);
+  }
+  if (options.format !== undefined && typeof options.format !== 'function') {
+    throw new InvalidArgumentError('format', 'must be a function (entry) => string', options.format);
+  }
+  if (options.logger !== undefined && typeof options.logger?.info !== 'function') {
+    throw new InvalidArgumentError('logger', 'must have an info method', options.logger);
+  }
   const format = options.format ?? formatEntry;
   return async (r) => {
     const logger = options.logger ?? r.server.getLogger();
     // Logged on 'close' rather than after next(): a handler may return while its response streams on.
-    r.response.raw.once('close', () => logger.info(format(entryOf(r))));
+    r.response.raw.once('close', () => {
+      // This runs from a socket event: a throwing format or logger would be an uncaught exception
+      // and bring the whole server down over one log line.
+      try {
+        logger.info(format(entryOf(r)));
+      } catch (e) {
+        r.server.getLogger().error('sluice: accessLog failed to log a request', e);
+      }
+    });
     await r.middleware.next();
   };
 }
 
 function entryOf(r: Request): AccessEntry {
   const res = r.response;
-  const es = res.eventStream;
-  let ended: AccessEntry['ended'] = res.raw.writableFinished ? 'complete' : 'client';
-  if (es?.endReason === 'error') ended = 'error';
-  else if (es?.endReason === 'shutdown') ended = 'shutdown';
-  else if (es?.endReason === 'client') ended = 'client';
   return {
     method: r.method,
     path: r.path,
     status: res.raw.statusCode,
     bytes: res.bytesWritten(),
     durationMs: performance.now() - r.startedAt,
-    events: es?.eventsSent,
-    ended,
+    events: res.eventStream?.eventsSent,
+    ended: endedOf(r),
   };
 }
 
-/** The default line: `GET /path 200 1.2KiB 35ms` plus `sse events=N` and why a stream ended. */
+function endedOf(r: Request): AccessEntry['ended'] {
+  const reason = r.response.eventStream?.endReason;
+  if (reason === 'error' || reason === 'shutdown' || reason === 'client') return reason;
+  if (r.response.raw.writableFinished) return 'complete';
+  // A plain stream cut off by the shutdown timeout is no client leaving.
+  return r.gone && r.goneBecause === 'shutdown' ? 'shutdown' : 'client';
+}
+
+/**
+ * The default line: `GET /path 200 1.2KiB 35ms` plus `sse events=N` and why a stream ended.
+ * Exported so a custom format can decorate it rather than rebuild it.
+ *
+ * @example
+ * ```ts
+ * s.use(accessLog({ format: (e) => `[api] ${formatEntry(e)}` }));
+ * ```
+ */
 export function formatEntry(e: AccessEntry): string {
   const time = e.durationMs >= 1000 ? `${(e.durationMs / 1000).toFixed(2)}s` : `${e.durationMs.toFixed(1)}ms`;
   const size = e.bytes >= 1024 ? `${(e.bytes / 1024).toFixed(1)}KiB` : `${e.bytes}B`;

@@ -1,10 +1,25 @@
-import { STATUS_CODES } from 'node:http';
-import { HttpError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { isExitSignal } from '../request/request-middleware.ts';
-import { discardBodyHeaders, isGoneAbort, logRequestError } from '../server/server-handle.ts';
+import {
+  answerError,
+  isGoneAbort,
+  logRequestError,
+  publicMessage,
+  statusOf,
+} from '../server/server-handle.ts';
 
-/** The unified response envelope of {@link handlerResponse}. */
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * The unified response envelope of {@link handlerResponse}.
+ *
+ * @example
+ * ```ts
+ * const res = await fetch('/api/user/7');
+ * const { code, message, data } = (await res.json()) as Envelope<{ id: string }>;
+ * if (code !== 0) throw new Error(message);
+ * ```
+ */
 export interface Envelope<T = unknown> {
   /** 0 on success; the HTTP status (or the error's numeric `code`) on failure. */
   code: number;
@@ -53,19 +68,19 @@ export async function handlerResponse(r: Request): Promise<void> {
     return;
   }
   if (failed) {
-    const status = failure instanceof HttpError ? failure.status : 500;
-    const exposed = failure instanceof HttpError && failure.expose;
-    const message = exposed ? (failure as Error).message : (STATUS_CODES[status] ?? 'Error');
+    const status = statusOf(failure);
     logRequestError(r, status, failure);
-    res.clearBuffer();
-    discardBodyHeaders(res.raw);
-    res.status = status;
-    res.header.set('Content-Type', 'application/json; charset=utf-8');
-    res.write(JSON.stringify({ code: status, message, data: null } satisfies Envelope));
+    const message = publicMessage(failure, status);
+    answerError(
+      res,
+      status,
+      JSON_TYPE,
+      JSON.stringify({ code: status, message, data: null } satisfies Envelope),
+    );
     return;
   }
   if (res.bufferLength() > 0) return;
   const data = r.getHandlerResponse();
-  res.header.set('Content-Type', 'application/json; charset=utf-8');
+  res.header.set('Content-Type', JSON_TYPE);
   res.write(JSON.stringify({ code: 0, message: 'OK', data: data ?? null } satisfies Envelope));
 }

@@ -3,7 +3,17 @@ import { parse as parseQueryString } from 'node:querystring';
 import busboy from 'busboy';
 import { HttpError } from '../errors.ts';
 
-/** A file from a multipart body, held in memory (bounded by the body limit). */
+/**
+ * A file from a multipart body, held in memory (bounded by the body limit).
+ *
+ * @example
+ * ```ts
+ * s.post('/avatar', (r) => {
+ *   const file: UploadedFile | undefined = r.getFiles().find((f) => f.field === 'avatar');
+ *   return { name: file?.filename, bytes: file?.data.length };
+ * });
+ * ```
+ */
 export interface UploadedFile {
   /** The form field name. */
   field: string;
@@ -12,7 +22,15 @@ export interface UploadedFile {
   data: Buffer;
 }
 
-/** What a parsed body yields: the fields, and the files of a multipart body. */
+/**
+ * What a parsed body yields: the fields, and the files of a multipart body.
+ * A handler reads them through `r.getBody()` and `r.getFiles()`.
+ *
+ * @example
+ * ```ts
+ * const parsed: ParsedBody = { body: r.getBody(), files: [...r.getFiles()] };
+ * ```
+ */
 export interface ParsedBody {
   body: unknown;
   files: UploadedFile[];
@@ -63,6 +81,10 @@ function tooLarge(limit: number): HttpError {
   return new HttpError(413, `Request body is larger than the limit of ${limit} bytes`);
 }
 
+function malformedMultipart(e: Error): HttpError {
+  return new HttpError(400, `Malformed multipart body: ${e.message}`, { cause: e });
+}
+
 function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -103,7 +125,7 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
     try {
       bb = busboy({ headers: req.headers, limits: { fileSize: limit, fieldSize: limit } });
     } catch (e) {
-      reject(new HttpError(400, `Malformed multipart body: ${(e as Error).message}`, { cause: e }));
+      reject(malformedMultipart(e as Error));
       return;
     }
     // A Map, then fromEntries: assigning into `{}` would let a field named `__proto__` or
@@ -120,7 +142,8 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
       reject(err);
     };
     bb.on('field', (name, value, info) => {
-      total += value.length;
+      // The limit is in bytes; a field's length in UTF-16 units undercounts anything not ASCII.
+      total += Buffer.byteLength(value);
       if (total > limit || info.valueTruncated) return fail(tooLarge(limit));
       const prev = fields.get(name);
       fields.set(name, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]);
@@ -133,6 +156,9 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
         chunks.push(chunk);
       });
       stream.on('limit', () => fail(tooLarge(limit)));
+      // busboy destroys an unfinished file with the error ("Unexpected end of form") it also emits on
+      // itself; with no listener here that error would be uncaught and take the whole process down.
+      stream.on('error', (e: Error) => fail(malformedMultipart(e)));
       stream.on('end', () => {
         files.push({
           field,
@@ -142,9 +168,7 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
         });
       });
     });
-    bb.on('error', (e: Error) =>
-      fail(new HttpError(400, `Malformed multipart body: ${e.message}`, { cause: e })),
-    );
+    bb.on('error', (e: Error) => fail(malformedMultipart(e)));
     bb.on('close', () => {
       if (!failed) resolve({ body: Object.fromEntries(fields), files });
     });

@@ -22,17 +22,21 @@ export class ResponseHeader {
     this.owner = owner;
   }
 
-  /** The value of a header, joined with ", " when it was set several times (Set-Cookie stays an array). */
+  /**
+   * The value of a header, joined with ", " when it was set several times; Set-Cookie values are
+   * joined with a newline instead, since a cookie's own `Expires` holds a comma.
+   */
   get(name: string): string | undefined {
     const v = this.raw.getHeader(name);
     if (v === undefined) return undefined;
     return Array.isArray(v) ? (name.toLowerCase() === 'set-cookie' ? v.join('\n') : v.join(', ')) : String(v);
   }
 
-  /** Replaces a header. */
+  /** Replaces a header. A value with CR, LF or another control character is refused, never sent. */
   set(name: string, value: string | number | readonly string[]): this {
     this.guard(`set header "${name}"`);
     checkName(name);
+    checkValue(value);
     this.raw.setHeader(name, value as OutgoingHttpHeader);
     return this;
   }
@@ -41,6 +45,7 @@ export class ResponseHeader {
   append(name: string, value: string | readonly string[]): this {
     this.guard(`append header "${name}"`);
     checkName(name);
+    checkValue(value);
     this.raw.appendHeader(name, value as string | string[]);
     return this;
   }
@@ -48,6 +53,7 @@ export class ResponseHeader {
   /** Removes a header. */
   delete(name: string): this {
     this.guard(`delete header "${name}"`);
+    checkName(name);
     this.raw.removeHeader(name);
     return this;
   }
@@ -67,8 +73,36 @@ export class ResponseHeader {
   }
 }
 
+/** RFC 9110 token characters: what Node accepts as a header name. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** What Node refuses in a header value (it would otherwise allow response splitting). */
+const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+
+// Checked here rather than left to Node, whose ERR_INVALID_* errors name neither the argument nor
+// the rule and would surface as a 500 far from the call.
 function checkName(name: string): void {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidArgumentError('name', 'must be a non-empty header name', name);
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    throw new InvalidArgumentError(
+      'name',
+      "must be a header name: letters, digits and !#$%&'*+-.^_`|~",
+      name,
+    );
+  }
+}
+
+function checkValue(value: unknown): void {
+  if (typeof value === 'number' && Number.isFinite(value)) return;
+  const values = Array.isArray(value) ? value : [value];
+  for (const v of values) {
+    if (typeof v !== 'string') {
+      throw new InvalidArgumentError('value', 'must be a string, a finite number or an array of strings', v);
+    }
+    if (BAD_VALUE_CHAR.test(v)) {
+      throw new InvalidArgumentError(
+        'value',
+        'must not contain CR, LF, other control characters or characters above U+00FF',
+        v,
+      );
+    }
   }
 }

@@ -9,6 +9,23 @@ import { carriesBody, writeChunk } from './response-writer.ts';
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Percent-encodes what is not ASCII in a URL, leaving existing escapes alone: Node refuses a header
+ * value above U+00FF, and would send U+0080–U+00FF as Latin-1 bytes no browser reads as UTF-8.
+ */
+function encodeNonAscii(url: string): string {
+  try {
+    return url.replace(/[^\x00-\x7f]+/g, encodeURI);
+  } catch {
+    // encodeURI throws URIError on a lone surrogate, which no URL can carry.
+    throw new InvalidArgumentError(
+      'location',
+      'must be well-formed Unicode (a lone surrogate was found)',
+      url,
+    );
+  }
+}
+
+/**
  * The buffered response of a request, as GoFrame's `r.Response`. Writes
  * collect in a buffer that is sent in one piece, with its `Content-Length`,
  * when the handler chain ends. `flush()` instead commits the response and
@@ -128,21 +145,40 @@ export class Response {
     return this.request.exit();
   }
 
-  /** Redirects: sets `Location` and the status (302 unless given). */
+  /**
+   * Redirects: sets `Location` and the status (302 unless given). Characters
+   * beyond ASCII are percent-encoded as UTF-8, as a browser would put them in
+   * the address bar; control characters (CR and LF above all, which would
+   * inject headers) are refused.
+   *
+   * @example
+   * ```ts
+   * r.response.redirectTo('/login?next=' + encodeURIComponent(r.url));
+   * r.response.redirectTo('https://example.com/', 301);
+   * ```
+   */
   redirectTo(location: string, code = 302): void {
     if (typeof location !== 'string' || location.length === 0) {
       throw new InvalidArgumentError('location', 'must be a non-empty URL', location);
     }
-    if (/[\r\n]/.test(location))
-      throw new InvalidArgumentError('location', 'must not contain CR or LF', location);
-    if (code < 300 || code > 399) throw new InvalidArgumentError('code', 'must be a 3xx status', code);
+    if (/[\x00-\x1f\x7f]/.test(location)) {
+      throw new InvalidArgumentError(
+        'location',
+        'must not contain CR, LF or other control characters',
+        location,
+      );
+    }
+    if (!Number.isInteger(code) || code < 300 || code > 399) {
+      throw new InvalidArgumentError('code', 'must be a 3xx status', code);
+    }
+    const target = encodeNonAscii(location);
     this.status = code;
-    this.raw.setHeader('Location', location);
+    this.raw.setHeader('Location', target);
   }
 
   /** The buffered, not yet sent, content as a string. */
   bufferString(): string {
-    return this.takeBody(false).toString();
+    return joinChunks(this.chunks).toString();
   }
 
   /** The buffered, not yet sent, byte count. */
@@ -172,10 +208,7 @@ export class Response {
    */
   flush(): Promise<boolean> {
     this.commit();
-    // One buffered string (the usual writef + flush loop) is written as is, saving a Buffer copy.
-    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
-    const body = typeof only === 'string' && only.length > 0 ? only : this.takeBody(false);
-    this.chunks = [];
+    const body = this.takeChunks();
     if (body.length === 0) {
       if (this.raw.destroyed) return Promise.resolve(false);
       if (!this.raw.headersSent) this.raw.flushHeaders();
@@ -226,11 +259,7 @@ export class Response {
   finish(): void {
     const raw = this.raw;
     if (raw.writableEnded || raw.destroyed) return;
-    // A lone string goes to end() as is: Node then sends head and body in one write,
-    // where a Buffer would cost a writev of two.
-    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
-    const body = typeof only === 'string' ? only : this.takeBody(false);
-    this.chunks = [];
+    const body = this.takeChunks();
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     if (!this.isCommitted()) {
       const code = raw.statusCode;
@@ -246,18 +275,24 @@ export class Response {
     else raw.end();
   }
 
-  /** @internal The buffer as one Buffer, emptied when `clear` is set. */
-  takeBody(clear: boolean): Buffer {
+  /**
+   * Empties the buffer into one piece to send. A lone string (the usual writef + flush loop, or
+   * one write before the end) stays a string: Node then sends head and body in one write and
+   * no Buffer copy is made, where a Buffer would cost a writev of two.
+   */
+  private takeChunks(): string | Buffer {
     const chunks = this.chunks;
-    if (chunks.length === 0) return EMPTY;
-    let body: Buffer;
-    if (chunks.length === 1) {
-      const c = chunks[0]!;
-      body = typeof c === 'string' ? Buffer.from(c) : c;
-    } else {
-      body = Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
-    }
-    if (clear) this.chunks = [];
-    return body;
+    this.chunks = [];
+    const only = chunks.length === 1 ? chunks[0] : undefined;
+    return typeof only === 'string' ? only : joinChunks(chunks);
   }
+}
+
+function joinChunks(chunks: readonly (string | Buffer)[]): Buffer {
+  if (chunks.length === 0) return EMPTY;
+  if (chunks.length === 1) {
+    const c = chunks[0]!;
+    return typeof c === 'string' ? Buffer.from(c) : c;
+  }
+  return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
 }

@@ -1,7 +1,7 @@
 import FindMyWay from 'find-my-way';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Handler } from '../request/request-middleware.ts';
-import { METHODS, type Method, parsePattern } from './route-pattern.ts';
+import { joinPaths, METHODS, type Method, parsePattern } from './route-pattern.ts';
 
 /** What the route table stores for one bound route. */
 export interface Route {
@@ -42,7 +42,7 @@ export class Router {
   private readonly bound = new Set<string>();
   /** Paths whose HEAD route was added for a GET route, so an explicit HEAD may replace it. */
   private readonly implicitHead = new Set<string>();
-  private globalMiddleware: readonly Handler[] = [];
+  private globalMiddleware: Handler[] = [];
 
   /** Binds a handler; `groups` carries the middleware of enclosing groups. */
   add(pattern: string, handler: Handler, groups: readonly RouteGroup[] = [], prefix = ''): void {
@@ -84,9 +84,9 @@ export class Router {
     this.routes.push(route);
   }
 
-  /** Replaces the global middleware and recomposes every route's chain. */
-  setGlobalMiddleware(middleware: readonly Handler[]): void {
-    this.globalMiddleware = middleware;
+  /** Appends global middleware and recomposes every route's chain. */
+  addGlobalMiddleware(middleware: readonly Handler[]): void {
+    this.globalMiddleware.push(...middleware);
     this.recompose();
   }
 
@@ -124,11 +124,6 @@ export class Router {
     }
     if (allow.length > 0) return { kind: 'method-not-allowed', allow: allow.join(', ') };
     return { kind: 'not-found' };
-  }
-
-  /** Every bound route, for diagnostics. */
-  list(): readonly Route[] {
-    return this.routes;
   }
 
   private compose(route: Route): readonly Handler[] {
@@ -217,6 +212,9 @@ export class RouteGroup {
 
   /** Opens a nested group under this one's prefix. */
   group(prefix: string, fn: (g: RouteGroup) => void): this {
+    if (typeof fn !== 'function') {
+      throw new InvalidArgumentError('fn', 'must be a function (g) => { ... } that binds the routes', fn);
+    }
     fn(new RouteGroup(this.router, joinPrefix(this.prefix, prefix), this.ancestry));
     return this;
   }
@@ -225,7 +223,7 @@ export class RouteGroup {
 /** @internal */
 export function joinPrefix(a: string, b: string): string {
   if (typeof b !== 'string') throw new InvalidArgumentError('prefix', 'must be a string such as "/api"', b);
-  const left = a.endsWith('/') ? a.slice(0, -1) : a;
-  if (b === '' || b === '/') return left;
-  return left + (b.startsWith('/') ? b : `/${b}`);
+  const joined = joinPaths(a, b === '' || b.startsWith('/') ? b : `/${b}`);
+  // The root group's prefix is '', so a group at '/' is the root's twin, not a '/' that doubles slashes.
+  return joined === '/' ? '' : joined;
 }

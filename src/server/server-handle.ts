@@ -4,6 +4,7 @@ import { Request } from '../request/request.ts';
 import { hasParsableBody, parseBody } from '../request/request-body.ts';
 import { runWithRequest } from '../request/request-context.ts';
 import { type Handler, isExitSignal } from '../request/request-middleware.ts';
+import type { Response } from '../response/response.ts';
 import type { Server } from './server.ts';
 
 const REQUEST = Symbol('sluice.request');
@@ -116,27 +117,18 @@ export function reportError(r: Request, e: unknown): void {
     else {
       // Stopped by a shutdown before anything was sent: the client is still there and is owed an
       // answer it can retry on, not a reset connection.
-      res.clearBuffer();
-      discardBodyHeaders(res.raw);
-      res.raw.statusCode = 503;
-      res.raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      answerError(res, 503, TEXT, STATUS_CODES[503] ?? 'Service Unavailable');
       res.raw.setHeader('Connection', 'close');
-      res.write(STATUS_CODES[503]);
     }
     return;
   }
-  const status = e instanceof HttpError ? e.status : 500;
+  const status = statusOf(e);
   logRequestError(r, status, e);
   const res = r.response;
   if (!res.isCommitted()) {
-    const exposed = e instanceof HttpError && e.expose;
-    res.clearBuffer();
-    discardBodyHeaders(res.raw);
-    res.raw.statusCode = status;
-    res.raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    answerError(res, status, TEXT, publicMessage(e, status));
     // The client may still be sending a body we refused; closing avoids reading it all.
     if (status === 413) res.raw.setHeader('Connection', 'close');
-    res.write(exposed ? (e as Error).message : (STATUS_CODES[status] ?? 'Error'));
     return;
   }
   if (res.eventStream !== undefined && !res.eventStream.isClosed) res.eventStream.fail(e);
@@ -164,13 +156,30 @@ export function isGoneAbort(r: Request, e: unknown): boolean {
   return r.gone && e instanceof Error && e.name === 'AbortError';
 }
 
+const TEXT = 'text/plain; charset=utf-8';
+
+/** The status an error answers with: its own for an HttpError, 500 for anything else. */
+export function statusOf(e: unknown): number {
+  return e instanceof HttpError ? e.status : 500;
+}
+
+/** What the client may read of an error: its message when exposed, else only the status text. */
+export function publicMessage(e: unknown, status: number): string {
+  return e instanceof HttpError && e.expose ? e.message : (STATUS_CODES[status] ?? 'Error');
+}
+
 /**
- * Drops what a handler said about the body it meant to send (its length, its compression), which
- * is wrong for the error body that replaces it: a stale Content-Length would hang the client.
+ * Replaces whatever an uncommitted response buffered with an error answer. What the handler said
+ * about the body it meant to send (its length, its compression) is dropped too: it is wrong for
+ * the error body, and a stale Content-Length would hang the client.
  */
-export function discardBodyHeaders(raw: ServerResponse): void {
-  raw.removeHeader('Content-Length');
-  raw.removeHeader('Content-Encoding');
+export function answerError(res: Response, status: number, contentType: string, body: string): void {
+  res.clearBuffer();
+  res.raw.removeHeader('Content-Length');
+  res.raw.removeHeader('Content-Encoding');
+  res.raw.statusCode = status;
+  res.raw.setHeader('Content-Type', contentType);
+  res.write(body);
 }
 
 /** Logs an error that ended a request: 5xx as errors with the stack, 4xx as one warning line. */

@@ -12,7 +12,14 @@ import type { Logger } from './server-logger.ts';
 const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
-/** Options of {@link Server.shutdown}. */
+/**
+ * Options of {@link Server.shutdown} and {@link Server.run}.
+ *
+ * @example
+ * ```ts
+ * await s.run({ timeout: 30_000 }); // give streams 30 s to finish after SIGTERM
+ * ```
+ */
 export interface ShutdownOptions {
   /** Milliseconds to wait for in-flight requests and streams before their connections are destroyed. Default 10000. */
   timeout?: number;
@@ -42,7 +49,6 @@ export class Server extends RouteGroup {
   /** @internal */ tracksCurrentRequest = false;
   /** @internal */ notFoundChain: readonly Handler[];
   /** @internal */ bodyErrorChain: readonly Handler[];
-  private readonly globalMiddleware: Handler[] = [];
   private ports: number[] = [0];
   private address: string | undefined = undefined;
   private httpsOptions: HttpsOptions | undefined = undefined;
@@ -53,22 +59,29 @@ export class Server extends RouteGroup {
   constructor(name: string) {
     super(new Router(), '', []);
     this.name = name;
-    this.notFoundChain = this.router.fallbackChain(notFound);
-    this.bodyErrorChain = this.router.fallbackChain(refuseBody);
+    this.notFoundChain = [notFound];
+    this.bodyErrorChain = [refuseBody];
   }
 
   /**
    * Adds middleware that runs for every request, matched or not (so CORS and
    * access logs also see 404s, 405s and refused bodies), before any group
    * middleware.
+   *
+   * @example
+   * ```ts
+   * s.use(accessLog(), async (r) => {
+   *   r.response.header.set('X-Request-Id', crypto.randomUUID());
+   *   await r.middleware.next();
+   * });
+   * ```
    */
   use(...middleware: Handler[]): this {
     for (const mw of middleware) {
       if (typeof mw !== 'function')
         throw new InvalidArgumentError('middleware', 'must be a function (r) => ...', mw);
     }
-    this.globalMiddleware.push(...middleware);
-    this.router.setGlobalMiddleware([...this.globalMiddleware]);
+    this.router.addGlobalMiddleware(middleware);
     this.notFoundChain = this.router.fallbackChain(notFound);
     this.bodyErrorChain = this.router.fallbackChain(refuseBody);
     return this;
@@ -115,6 +128,9 @@ export class Server extends RouteGroup {
 
   /** Serves HTTPS with these TLS options (`key`, `cert`, ...) instead of plain HTTP. */
   setHttps(options: HttpsOptions): this {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('options', 'must be TLS options such as { key, cert }', options);
+    }
     this.httpsOptions = options;
     return this;
   }
@@ -183,15 +199,14 @@ export class Server extends RouteGroup {
 
   /** The port bound by the first listener (useful with port 0); -1 before start. */
   getListenedPort(): number {
-    const addr = this.listeners[0]?.address();
-    return addr !== null && typeof addr === 'object' ? (addr as AddressInfo).port : -1;
+    return this.getListenedPorts()[0] ?? -1;
   }
 
   /** Every bound port, in `setPort` order. */
   getListenedPorts(): number[] {
     return this.listeners.map((s) => {
       const addr = s.address();
-      return addr !== null && typeof addr === 'object' ? addr.port : -1;
+      return addr !== null && typeof addr === 'object' ? (addr as AddressInfo).port : -1;
     });
   }
 
@@ -205,8 +220,9 @@ export class Server extends RouteGroup {
     shutdownTimeout(options);
     if (this.listeners.length === 0) await this.start();
     const addr = this.address ?? 'localhost';
+    const scheme = this.httpsOptions === undefined ? 'http' : 'https';
     for (const port of this.getListenedPorts())
-      this.logger.info(`sluice: "${this.name}" listening on http://${addr}:${port}`);
+      this.logger.info(`sluice: "${this.name}" listening on ${scheme}://${addr}:${port}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         // Handlers go at the first signal, so a second Ctrl-C gets Node's default: exit at once.

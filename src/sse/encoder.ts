@@ -136,9 +136,7 @@ export function formatEvent(ev: SseEvent): string {
  */
 export function formatComment(text: string): string {
   if (typeof text !== 'string') throw new InvalidArgumentError('comment', 'must be a string', text);
-  return text.indexOf('\n') === -1 && text.indexOf('\r') === -1
-    ? `: ${text}\n`
-    : `: ${text.replace(LINE_BREAK, '\n: ')}\n`;
+  return prefixLines(': ', text);
 }
 
 /**
@@ -175,9 +173,18 @@ export function assertEventFields(ev: SseEvent): void {
 
 /** `data: ` before every line, so a line break in the data can only start another data line. */
 function dataLines(text: string): string {
+  return prefixLines('data: ', text);
+}
+
+/**
+ * `prefix` before every line of `text`, each ending in LF: the one way a value
+ * with line breaks is written, so no line of it can become a field of its own.
+ * The scan first spares the regex for the usual single-line value.
+ */
+function prefixLines(prefix: string, text: string): string {
   return text.indexOf('\n') === -1 && text.indexOf('\r') === -1
-    ? `data: ${text}\n`
-    : `data: ${text.replace(LINE_BREAK, '\ndata: ')}\n`;
+    ? `${prefix}${text}\n`
+    : `${prefix}${text.replace(LINE_BREAK, `\n${prefix}`)}\n`;
 }
 
 function dataText(data: unknown): string {

@@ -15,6 +15,8 @@ export interface EventStreamOptions {
   /**
    * Milliseconds of silence after which a comment line is sent, so proxies
    * and load balancers do not cut an idle stream. Default 15000; 0 turns it off.
+   * While a {@link Channel} feeds the stream, silence is noticed within one
+   * more interval: its fan-out writes skip the per-write timer reset to stay cheap.
    */
   heartbeat?: number;
   /** Reconnection delay (ms) sent to the client first, as the `retry:` field. */
@@ -52,7 +54,14 @@ const GENERIC_ERROR = 'Internal Server Error';
  * ```
  */
 export class EventStream {
-  /** The `Last-Event-ID` the client sent (or the opt-in query fallback); `undefined` on a first connection. */
+  /**
+   * The `Last-Event-ID` the client sent (or the opt-in query fallback); `undefined` on a first connection.
+   *
+   * @example
+   * ```ts
+   * for (const row of await db.rowsAfter(es.lastEventId ?? '0')) await es.send({ id: row.id, data: row });
+   * ```
+   */
   readonly lastEventId: string | undefined;
   /** @internal */ readonly response: Response;
   /** @internal Events written to the socket (not counting comments, heartbeats or the retry frame). */
@@ -123,12 +132,27 @@ export class EventStream {
     }
   }
 
-  /** Whether the stream has ended. */
+  /**
+   * Whether the stream has ended.
+   *
+   * @example
+   * ```ts
+   * while (!es.isClosed) await es.send({ data: await nextTick() });
+   * ```
+   */
   get isClosed(): boolean {
     return this.ended;
   }
 
-  /** Aborts when the stream ends: the client left, `close()` was called, or the server is stopping. */
+  /**
+   * Aborts when the stream ends: the client left, `close()` was called, or
+   * the server is stopping. Already aborted when first read after the end.
+   *
+   * @example
+   * ```ts
+   * const res = await fetch(upstream, { signal: es.signal }); // cancelled with the stream
+   * ```
+   */
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
@@ -137,7 +161,17 @@ export class EventStream {
     return this.controller.signal;
   }
 
-  /** Settles when the stream has ended, for whatever reason. Never rejects. */
+  /**
+   * Settles when the stream has ended, for whatever reason (already settled
+   * when first read after the end). Never rejects.
+   *
+   * @example
+   * ```ts
+   * const unsubscribe = bus.on('order', (o) => es.send({ event: 'order', data: o }));
+   * await es.closed; // the handler, and so the response, stays open until here
+   * unsubscribe();
+   * ```
+   */
   get closed(): Promise<void> {
     if (this.closedPromise === undefined) {
       this.closedPromise = this.ended
@@ -228,7 +262,6 @@ export class EventStream {
    */
   close(reason: 'server' | 'shutdown' = 'server'): void {
     if (this.ended) return;
-    this.endReason ??= reason;
     const raw = this.response.raw;
     if (!raw.writableEnded && !raw.destroyed) raw.end();
     this.end(reason);
@@ -275,7 +308,6 @@ export class EventStream {
 
   /** @internal Aborts the connection without a clean end (a subscriber dropped by policy, an internal error). */
   destroy(): void {
-    if (!this.ended) this.endReason = 'error';
     this.response.raw.destroy();
     this.end('error');
   }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Request } from '../request/request.ts';
 import { writeChunk } from '../response/response-writer.ts';
-import { encodeEvent, type SseEvent } from './encoder.ts';
+import { assertEventFields, type SseEvent } from './encoder.ts';
 
 const STREAM_BODY = Symbol('sluice.streamBody');
 const SSE_EVENT = Symbol('sluice.sseEvent');
@@ -41,7 +41,7 @@ export interface SseEventItem {
  * ```
  */
 export function sseEvent(event: SseEvent): SseEventItem {
-  encodeEvent(event);
+  assertEventFields(event);
   return { [SSE_EVENT]: event };
 }
 
@@ -144,18 +144,25 @@ async function drive(
 ): Promise<void> {
   // Set when the iterator itself says it is over (done, or it threw): return() is then pointless.
   let finished = false;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
+  // One listener wakes whichever pull is waiting. Racing each pull against one long-lived "aborted"
+  // promise instead leaves a reaction on that promise per item, and each reaction keeps its item
+  // reachable until the stream ends: a long stream would hold everything it ever sent.
+  let wake: ((step: 'aborted') => void) | undefined;
+  const onAbort = () => wake?.('aborted');
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     while (!signal.aborted) {
       let step: IteratorResult<unknown> | 'aborted';
       try {
-        step = await Promise.race([iterator.next(), aborted]);
+        step = await new Promise<IteratorResult<unknown> | 'aborted'>((resolve, reject) => {
+          wake = resolve;
+          Promise.resolve(iterator.next()).then(resolve, reject);
+        });
       } catch (e) {
         finished = true;
         throw e;
+      } finally {
+        wake = undefined;
       }
       if (step === 'aborted') break;
       if (step.done) {
@@ -165,6 +172,7 @@ async function drive(
       if (!(await write(step.value))) break;
     }
   } finally {
+    signal.removeEventListener('abort', onAbort);
     // Not awaited: a generator blocked in an await only finishes return() after that await settles,
     // and the response must not wait for it. Its rejection is not ours to report twice.
     if (!finished) Promise.resolve(iterator.return?.()).catch(() => {});
