@@ -69,12 +69,14 @@ export function accessLog(options: AccessLogOptions = {}): (r: Request) => Promi
   const format = options.format ?? formatEntry;
   return async (r) => {
     const logger = options.logger ?? r.server.getLogger();
+    // Timed from here, not from the request's arrival: only logged requests pay for the clock.
+    const startedAt = performance.now();
     // Logged on 'close' rather than after next(): a handler may return while its response streams on.
     r.response.raw.once('close', () => {
       // This runs from a socket event: a throwing format or logger would be an uncaught exception
       // and bring the whole server down over one log line.
       try {
-        logger.info(format(entryOf(r)));
+        logger.info(format(entryOf(r, startedAt)));
       } catch (e) {
         r.server.getLogger().error('sluice: accessLog failed to log a request', e);
       }
@@ -83,14 +85,14 @@ export function accessLog(options: AccessLogOptions = {}): (r: Request) => Promi
   };
 }
 
-function entryOf(r: Request): AccessEntry {
+function entryOf(r: Request, startedAt: number): AccessEntry {
   const res = r.response;
   return {
     method: r.method,
     path: r.path,
     status: res.raw.statusCode,
     bytes: res.bytesWritten(),
-    durationMs: performance.now() - r.startedAt,
+    durationMs: performance.now() - startedAt,
     events: res.eventStream?.eventsSent,
     ended: endedOf(r),
   };
@@ -101,7 +103,8 @@ function endedOf(r: Request): AccessEntry['ended'] {
   if (reason === 'error' || reason === 'shutdown' || reason === 'client') return reason;
   if (r.response.raw.writableFinished) return 'complete';
   // A plain stream cut off by the shutdown timeout is no client leaving.
-  return r.gone && r.goneBecause === 'shutdown' ? 'shutdown' : 'client';
+  if (r.gone) return r.goneBecause;
+  return r.server.stopping ? 'shutdown' : 'client';
 }
 
 /**

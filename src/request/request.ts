@@ -49,7 +49,8 @@ export class Request {
   /** @internal */ handlerResult: unknown = undefined;
   /** @internal */ exited = 0;
   /** @internal */ gone = false;
-  /** @internal */ readonly startedAt = performance.now();
+  /** @internal Whether the server tracks this request for client-gone and shutdown (see `watch`). */
+  watched = false;
   private controller: AbortController | undefined = undefined;
   private context: Context | undefined = undefined;
 
@@ -74,9 +75,35 @@ export class Request {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
+      this.watch();
       if (this.gone) this.controller.abort(this.goneReason());
     }
     return this.controller.signal;
+  }
+
+  /**
+   * @internal Starts telling this request when its client leaves or the
+   * server stops: called the first time something can react (`r.signal`
+   * read, an SSE stream opened). Most requests never get here, and skip a
+   * close listener and a place in the server's in-flight set.
+   */
+  watch(): void {
+    if (this.watched) return;
+    this.watched = true;
+    const res = this.response.raw;
+    if (res.destroyed) {
+      this.abort('client');
+      return;
+    }
+    if (res.writableFinished) return;
+    const server = this.server;
+    server.inFlight.add(this);
+    res.once('close', () => {
+      server.inFlight.delete(this);
+      // 'close' before the response finished means the connection went away under us.
+      if (!res.writableFinished) this.abort('client');
+    });
+    if (server.stopping) this.abort('shutdown');
   }
 
   /** The context of this request, for code that takes a `ctx`; see {@link requestFromCtx}. */

@@ -7,9 +7,6 @@ import { type Handler, isExitSignal } from '../request/request-middleware.ts';
 import type { Response } from '../response/response.ts';
 import type { Server } from './server.ts';
 
-const REQUEST = Symbol('sluice.request');
-type TaggedResponse = ServerResponse & { [REQUEST]?: Request };
-
 /** The terminal handler of unmatched requests: 404, 405 with `Allow`, or 400 for a malformed URL. */
 export const notFound: Handler = (r) => {
   const miss = r.server.router.find(r.method, r.url);
@@ -44,25 +41,13 @@ export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResp
     r.params = match.params;
     r.query = match.query;
   }
-  ctx.inFlight.add(r);
-  (res as TaggedResponse)[REQUEST] = r;
-  // on, not once: a response closes once, and once() would wrap the listener in a new closure per request.
-  res.on('close', onResponseClose);
+  ctx.active++;
   if (ctx.stopping) res.setHeader('Connection', 'close');
   const running = ctx.tracksCurrentRequest ? runWithRequest(r, () => run(ctx, r, found)) : run(ctx, r, found);
   running.catch((e: unknown) => {
     ctx.logger.error('sluice: failed to end a response', e);
     res.destroy();
   });
-}
-
-function onResponseClose(this: TaggedResponse): void {
-  const r = this[REQUEST];
-  if (r === undefined) return;
-  this[REQUEST] = undefined;
-  r.server.inFlight.delete(r);
-  // 'close' before the response finished means the connection went away under us.
-  if (!this.writableFinished) r.abort('client');
 }
 
 async function run(ctx: Server, r: Request, found: boolean): Promise<void> {
@@ -84,7 +69,11 @@ async function run(ctx: Server, r: Request, found: boolean): Promise<void> {
   } catch (e) {
     if (!isExitSignal(e)) reportError(r, e);
   }
-  r.response.finish();
+  try {
+    r.response.finish();
+  } finally {
+    ctx.active--;
+  }
 }
 
 /**

@@ -42,7 +42,10 @@ export interface ShutdownOptions {
 export class Server extends RouteGroup {
   /** The name this server was created under (`server(name)`). */
   readonly name: string;
-  /** @internal */ readonly inFlight = new Set<Request>();
+  /** @internal Requests that asked to hear of a client leaving or a shutdown (`r.signal`, SSE). */
+  readonly inFlight = new Set<Request>();
+  /** @internal Requests whose handler chain has not finished yet. */
+  active = 0;
   /** @internal */ logger: Logger = console;
   /** @internal */ bodyLimit = DEFAULT_BODY_LIMIT;
   /** @internal */ stopping = false;
@@ -263,7 +266,7 @@ export class Server extends RouteGroup {
 
   private async drain(timeout: number): Promise<void> {
     const deadline = performance.now() + timeout;
-    while (this.inFlight.size > 0 && performance.now() < deadline) {
+    while (this.active > 0 && performance.now() < deadline) {
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(20, Math.max(1, deadline - performance.now()))),
       );

@@ -120,6 +120,7 @@ export class EventStream {
     }
     // A stream opened while the server is already stopping ends at once; later, a shutdown reaches
     // it through requestGone() (called by the request, so no listener on r.signal is needed).
+    r.watch();
     if (r.gone) {
       this.requestGone();
       return;
