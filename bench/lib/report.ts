@@ -96,12 +96,18 @@ export function sseTable(runs: readonly SseRun[], o: Options): string {
 }
 
 export function httpTable(runs: readonly HttpRun[]): string {
-  const head = '| server | req/s | x node:http | p50 / p99 ms | errors |\n|---|---:|---:|---:|---:|';
+  const head =
+    '| server | req/s | x node:http | server CPU us / req | x node:http (CPU) | p50 / p99 ms | errors |\n' +
+    '|---|---:|---:|---:|---:|---:|---:|';
   const rows = servers(runs).map((s) => {
     const skipped = notRun(runs, s, 5);
     if (skipped) return skipped;
     return (
       `| ${label(s)} | ${fmt(medianOf(runs, s, (r) => r.reqPerSec))} | ${x(ratio(runs, s, (r) => r.reqPerSec))} ` +
+      `| ${fmt(
+        medianOf(runs, s, (r) => r.cpuUsPerReq),
+        1,
+      )} | ${x(ratio(runs, s, (r) => r.cpuUsPerReq))} ` +
       `| ${fmt(medianOf(runs, s, (r) => r.p50Ms))} / ${fmt(medianOf(runs, s, (r) => r.p99Ms))} ` +
       `| ${runs.filter((r) => r.server === s).reduce((n, r) => n + (r.errors ?? 0), 0)} |`
     );

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
 import { Child, listeningOrReason, REPO_ROOT } from '../lib/children.ts';
+import type { CpuSample } from '../servers/protocol.ts';
 
 export interface HttpRun {
   server: string;
@@ -16,6 +17,11 @@ export interface HttpRun {
   p50Ms?: number;
   p99Ms?: number;
   errors?: number;
+  /**
+   * Server CPU time (user + system) per completed request. Unlike req/s it
+   * does not depend on how much of the shared 2 cores autocannon took.
+   */
+  cpuUsPerReq?: number;
 }
 
 interface AutocannonResult {
@@ -61,10 +67,15 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Htt
     const hello = started.hello;
     const seconds = Math.max(1, Math.round(o.seconds));
     const url = `http://127.0.0.1:${hello.port}/hello`;
-    // One second of warm-up at the same concurrency, so the JIT has settled.
-    const args = ['-j', '-c', String(o.httpConnections), '-d', String(seconds)];
-    args.push('-W', '[', '-c', String(o.httpConnections), '-d', '1', ']', url);
-    const r = await autocannon(args, (seconds + 30) * 1000);
+    // One second of warm-up at the same concurrency, so the JIT has settled; a run of its own,
+    // so the CPU samples around the measured run do not count it.
+    await autocannon(['-j', '-c', String(o.httpConnections), '-d', '1', url], 31_000);
+    const cpu0 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
+    const r = await autocannon(
+      ['-j', '-c', String(o.httpConnections), '-d', String(seconds), url],
+      (seconds + 30) * 1000,
+    );
+    const cpu1 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
     const errors = r.errors + r.timeouts + r.non2xx;
     return {
       ...base,
@@ -74,6 +85,7 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Htt
       p50Ms: r.latency.p50,
       p99Ms: r.latency.p99,
       errors,
+      cpuUsPerReq: r.requests.total > 0 ? (cpu1.cpuUs - cpu0.cpuUs) / r.requests.total : undefined,
     };
   } catch (err) {
     return { ...base, status: 'failed', reason: err instanceof Error ? err.message : String(err) };

@@ -29,8 +29,6 @@ export class Request {
   readonly url: string;
   /** The path without the query string, still percent-encoded. */
   readonly path: string;
-  /** The request headers, names in lower case. */
-  readonly headers: IncomingHttpHeaders;
   /** The Node request: the escape hatch, and the unread body for types sluice does not parse. */
   readonly raw: IncomingMessage;
   /** The response to this request. */
@@ -62,7 +60,6 @@ export class Request {
     this.url = url;
     const q = url.indexOf('?');
     this.path = q === -1 ? url : url.slice(0, q);
-    this.headers = raw.headers;
     this.response = new Response(this, res);
     this.middleware = new Middleware(this, chain);
   }
@@ -104,6 +101,14 @@ export class Request {
       if (!res.writableFinished) this.abort('client');
     });
     if (server.stopping) this.abort('shutdown');
+  }
+
+  /**
+   * The request headers, names in lower case. A getter: Node builds this
+   * object on first use, and a request that never looks at it is cheaper.
+   */
+  get headers(): IncomingHttpHeaders {
+    return this.raw.headers;
   }
 
   /** The context of this request, for code that takes a `ctx`; see {@link requestFromCtx}. */

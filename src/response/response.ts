@@ -44,19 +44,23 @@ function encodeNonAscii(url: string): string {
 export class Response {
   /** The request this response answers. */
   readonly request: Request;
-  /** The response headers; changing them after commit throws. */
-  readonly header: ResponseHeader;
   /** @internal */ readonly raw: ServerResponse;
   /** @internal */ chunks: (string | Buffer)[] = [];
   /** @internal */ written = 0;
   /** @internal */ committed = false;
   /** @internal The SSE stream opened by `sse()`, so an error after it began can be reported in-band. */
   eventStream: EventStream | undefined = undefined;
+  private headerView: ResponseHeader | undefined = undefined;
 
   constructor(request: Request, raw: ServerResponse) {
     this.request = request;
     this.raw = raw;
-    this.header = new ResponseHeader(raw, this);
+  }
+
+  /** The response headers; changing them after commit throws. Made on first use. */
+  get header(): ResponseHeader {
+    this.headerView ??= new ResponseHeader(this.raw, this);
+    return this.headerView;
   }
 
   /** The status code; setting it after commit throws {@link ResponseCommittedError}. */
