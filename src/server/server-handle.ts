@@ -30,8 +30,9 @@ export const refuseBody: Handler = (r) => {
 
 /**
  * Turns one node `request` event into a Request, runs its chain and ends the
- * response. Written to be cheap: one Request, one Response, one Middleware
- * cursor per request, no closures.
+ * response. Written to be cheap: one Request, one Response and one Middleware
+ * cursor per request; listeners for a client leaving are added only when
+ * something can react to it (see `Request.watch`).
  */
 export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResponse): void {
   const match = ctx.router.find(req.method ?? 'GET', req.url ?? '/');
