@@ -165,10 +165,7 @@ export class RouteGroup {
 
   /** Adds middleware to every route of this group and its subgroups. */
   middleware(...middleware: Handler[]): this {
-    for (const mw of middleware) {
-      if (typeof mw !== 'function')
-        throw new InvalidArgumentError('middleware', 'must be a function (r) => ...', mw);
-    }
+    assertMiddleware(middleware);
     this.middlewares.push(...middleware);
     this.router.recompose();
     return this;
@@ -226,4 +223,12 @@ export function joinPrefix(a: string, b: string): string {
   const joined = joinPaths(a, b === '' || b.startsWith('/') ? b : `/${b}`);
   // The root group's prefix is '', so a group at '/' is the root's twin, not a '/' that doubles slashes.
   return joined === '/' ? '' : joined;
+}
+
+/** @internal Checks middleware before it is added anywhere, so a bad one fails at registration. */
+export function assertMiddleware(middleware: readonly unknown[]): void {
+  for (const mw of middleware) {
+    if (typeof mw !== 'function')
+      throw new InvalidArgumentError('middleware', 'must be a function (r) => ...', mw);
+  }
 }

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { enableTracking } from '../request/request-context.ts';
 import type { Handler } from '../request/request-middleware.ts';
-import { RouteGroup, Router } from '../router/router.ts';
+import { assertMiddleware, RouteGroup, Router } from '../router/router.ts';
 import { handleRequest, notFound, refuseBody } from './server-handle.ts';
 import type { Logger } from './server-logger.ts';
 
@@ -80,10 +80,7 @@ export class Server extends RouteGroup {
    * ```
    */
   use(...middleware: Handler[]): this {
-    for (const mw of middleware) {
-      if (typeof mw !== 'function')
-        throw new InvalidArgumentError('middleware', 'must be a function (r) => ...', mw);
-    }
+    assertMiddleware(middleware);
     this.router.addGlobalMiddleware(middleware);
     this.notFoundChain = this.router.fallbackChain(notFound);
     this.bodyErrorChain = this.router.fallbackChain(refuseBody);

@@ -1,5 +1,6 @@
 import { type Agent, type ClientRequest, get, type IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { waitFor } from './http-client.ts';
 
 /** A received event, as the WHATWG parser reports it. */
 export interface Received {
@@ -66,12 +67,8 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<SseC
 }
 
 /** Polls `predicate` every 5 ms until it holds; rejects naming `what` after `timeout` ms. */
-export async function until(predicate: () => boolean, what: string, timeout = 10_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+export function until(predicate: () => boolean, what: string, timeout = 10_000): Promise<void> {
+  return waitFor(predicate, what, timeout);
 }
 
 /** Resolves on the next turn of the event loop (lets sockets read and write). */

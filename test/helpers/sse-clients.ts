@@ -121,23 +121,8 @@ export function rawRequest(
   });
 }
 
-/** Polls `check` every 5 ms; rejects after `timeout` ms naming `what`. */
-export async function waitFor(check: () => boolean, what: string, timeout = 3000): Promise<void> {
-  const deadline = performance.now() + timeout;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-/** A promise with its resolve function, for handing results out of handlers. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
+// Shared with the core tests: one polling helper and one deferred for the whole suite.
+export { deferred, waitFor } from './http-client.ts';
 
 /** Events that exercise every framing rule, sent in this order by the spec tests. */
 export const SPEC_EVENTS: SseEvent[] = [
