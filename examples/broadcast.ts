@@ -12,7 +12,7 @@
  * `event: reset` instead and know to reload.
  */
 import { pathToFileURL } from 'node:url';
-import { Channel, type RouteGroup, server } from '../src/index.ts';
+import { Channel, type ChannelAdapter, parseId, type RouteGroup, server } from 'sluice';
 
 /** One price update, the data of every `event: tick`. */
 export interface Tick {
@@ -43,15 +43,25 @@ export interface Ticker {
  * ticker.stop();
  * ```
  */
-export function mountTicker(s: RouteGroup, path = '/ticker', intervalMs = 200): Ticker {
+export function mountTicker(
+  s: RouteGroup,
+  path = '/ticker',
+  intervalMs = 200,
+  adapter?: ChannelAdapter,
+): Ticker {
   // Five minutes of ticks: a laptop waking from sleep later than that gets a reset, not a flood.
-  const channel = new Channel({ name: 'ticker', history: { count: 1500, maxAge: 5 * 60_000 } });
+  const channel = new Channel({ name: 'ticker', history: { count: 1500, maxAge: 5 * 60_000 }, adapter });
   let price = 100;
-  let seq = 0;
   const timer = setInterval(() => {
+    // Not open yet (a Redis adapter still connecting): nothing to count from.
+    if (channel.lastId === '') return;
     price = Math.max(1, price * (1 + (Math.random() - 0.5) * 0.004));
-    const tick: Tick = { symbol: 'SLC', price: Math.round(price * 100) / 100, t: Date.now(), seq: ++seq };
-    channel.publish({ event: 'tick', data: tick });
+    // Counted from the channel's newest id, so a restarted process whose history lives in Redis goes on
+    // where the last one stopped instead of starting again at 1.
+    const seq = (parseId(channel.lastId)?.[1] ?? 0) + 1;
+    const tick: Tick = { symbol: 'SLC', price: Math.round(price * 100) / 100, t: Date.now(), seq };
+    // With Redis, a publish while it is away rejects; the next tick tries again.
+    Promise.resolve(channel.publish({ event: 'tick', data: tick })).catch(() => {});
   }, intervalMs);
   // The publisher alone should not keep a process alive; the server does that.
   timer.unref();

@@ -18,7 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { HttpError, type RouteGroup, server, sseEvent } from '../src/index.ts';
+import { createServer, HttpError, type RouteGroup, type Server, sseEvent } from 'sluice';
 
 /**
  * Options of {@link mountChat}.
@@ -97,6 +97,23 @@ export function mountChat(s: RouteGroup, path = '/chat', options: ChatOptions = 
 }
 
 /**
+ * The example as an app: a fresh server (not started) with `POST /chat`. Tests build one per
+ * test and start it on port 0 (`testClient(buildApp)` from `sluice/testing`); run directly,
+ * this file starts it on PORT.
+ *
+ * @example
+ * ```ts
+ * import { testClient } from 'sluice/testing';
+ * const t = await testClient(() => buildApp({ tokenDelayMs: 2 }));
+ * ```
+ */
+export function buildApp(options: ChatOptions = {}): Server {
+  const s = createServer('chat');
+  mountChat(s, '/chat', options);
+  return s;
+}
+
+/**
  * A stand-in for a model: yields the tokens of a canned answer about the
  * prompt, with a delay that varies like real decoding. Stops as soon as
  * `signal` aborts, even in the middle of a delay.
@@ -119,8 +136,7 @@ async function* fakeModel(prompt: string, delayMs: number, signal: AbortSignal):
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const s = server();
-  mountChat(s, '/chat');
+  const s = buildApp();
   const host = process.env.HOST ?? '127.0.0.1';
   s.setAddress(host).setPort(Number(process.env.PORT ?? 8999));
   await s.start();

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type RouteGroup, server } from '../src/index.ts';
+import { type RouteGroup, server } from 'sluice';
 
 /** The message of the original program. */
 interface TestMessage {
@@ -26,6 +26,7 @@ export function mountJsonMessages(s: RouteGroup, path = '/stream', count = 100, 
       if (!(await es.send({ data: message }))) return;
       await sleep(intervalMs, undefined, { signal: es.signal });
     }
+    es.close(); // all sent: an event stream stays open until it is closed or the client leaves
   });
 }
 

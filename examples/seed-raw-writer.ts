@@ -12,7 +12,7 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type RouteGroup, server } from '../src/index.ts';
+import { type RouteGroup, server } from 'sluice';
 
 /** Binds the raw-writer stream at `path`. */
 export function mountRawWriter(s: RouteGroup, path = '/'): void {

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type RouteGroup, server } from '../src/index.ts';
+import { type RouteGroup, server } from 'sluice';
 
 /** Binds the counter stream (100 events, 200 ms apart) at `path`. */
 export function mountCounter(s: RouteGroup, path = '/', count = 100, intervalMs = 200): void {

@@ -25,19 +25,33 @@ export { type HistoryLimits, type HistoryOption, historyLimits } from './channel
 export { ChannelHub, type ChannelHubOptions } from './channel/channel-hub.ts';
 export type { ChannelFilter, OverflowPolicy, SubscriptionEnd } from './channel/channel-subscriber.ts';
 export type { ChannelEvent } from './channel/channel-wire.ts';
-export { ChannelClosedError, HttpError, InvalidArgumentError, ResponseCommittedError } from './errors.ts';
+export {
+  ChannelClosedError,
+  HttpError,
+  InvalidArgumentError,
+  NextCalledTwiceError,
+  RawWriteAfterSseError,
+  ResponseCommittedError,
+  UnsupportedReturnValueError,
+} from './errors.ts';
 export { type AccessEntry, type AccessLogOptions, accessLog, formatEntry } from './middleware/access-log.ts';
+export { type CorsOptions, type CorsOrigin, cors } from './middleware/cors.ts';
 export { type Envelope, handlerResponse } from './middleware/handler-response.ts';
+export { type ServeStaticOptions, serveStatic } from './middleware/static.ts';
 export { Request } from './request/request.ts';
 export type { ParsedBody, UploadedFile } from './request/request-body.ts';
 export { type Context, currentRequest, requestFromCtx } from './request/request-context.ts';
+export { type CookieOptions, RequestCookie } from './request/request-cookie.ts';
 export { type Handler, isExitSignal, Middleware } from './request/request-middleware.ts';
-export { Response } from './response/response.ts';
+export type { TrustProxy, TrustProxyOptions } from './request/request-proxy.ts';
+export { type EndReason, Response } from './response/response.ts';
+export { contentDisposition, type ServeFileOptions } from './response/response-file.ts';
 export { sprintf } from './response/response-format.ts';
 export { ResponseHeader } from './response/response-header.ts';
-export { RouteGroup } from './router/router.ts';
-export { Server, type ShutdownOptions, server } from './server/server.ts';
+export { type BindableRoute, RouteGroup } from './router/router.ts';
+export { createServer, Server, type ShutdownOptions, server } from './server/server.ts';
 export { type Logger, silentLogger } from './server/server-logger.ts';
+export type { ServerTimeouts } from './server/server-timeouts.ts';
 export { assertEventFields, encodeEvent, formatComment, formatEvent, type SseEvent } from './sse/encoder.ts';
 export { EventStream, type EventStreamOptions } from './sse/event-stream.ts';
 export { ndjson, type SseEventItem, sseEvent, textStream } from './sse/pipe-returned.ts';

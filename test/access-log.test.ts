@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type AccessEntry, accessLog, InvalidArgumentError } from '../src/index.ts';
-import { send } from './helpers/http-client.ts';
+import { type AccessEntry, accessLog, formatEntry, InvalidArgumentError, ndjson } from '../src/index.ts';
+import { curl, send, waitFor } from './helpers/http-client.ts';
 import { startServer } from './helpers/server.ts';
 
 test('accessLog logs one line per request when its response closes', async (t) => {
@@ -62,4 +62,52 @@ test('accessLog refuses bad options by name when it is created', () => {
   assert.equal(refused({ logger: {} }), 'logger');
   assert.equal(refused(null), 'options');
   assert.equal(refused({}), undefined);
+});
+
+test('a stream the server cut short after a handler error is logged ended=error, not ended=client', async (t) => {
+  const entries: AccessEntry[] = [];
+  const srv = await startServer((s) => {
+    s.use(
+      accessLog({
+        format: (e) => {
+          entries.push(e);
+          return formatEntry(e);
+        },
+      }),
+    );
+    s.get('/flushed', async (r) => {
+      r.response.write('partial ');
+      await r.response.flush();
+      throw new Error('disk gone');
+    });
+    s.get('/ndjson', () =>
+      ndjson(
+        (async function* () {
+          yield { n: 1 };
+          throw new Error('cursor lost');
+        })(),
+      ),
+    );
+    s.get('/sse', async (r) => {
+      await r.response.sse().send({ data: 'one' });
+      throw new Error('feed lost');
+    });
+    s.get('/left', async (r) => {
+      await r.response.flush();
+      await sleep(5000, undefined, { signal: r.signal });
+    });
+  });
+  t.after(() => srv.close());
+  for (const path of ['/flushed', '/ndjson']) {
+    const res = await curl(['-sS', '-N', `${srv.url}${path}`]);
+    assert.equal(res.code, 18, `${path}: curl saw a complete response`);
+  }
+  assert.equal((await curl(['-sS', '-N', `${srv.url}/sse`])).code, 0);
+  // The one that really is the client leaving, for contrast.
+  assert.equal((await curl(['-sS', '-N', '--max-time', '0.3', `${srv.url}/left`])).code, 28);
+  await waitFor(() => entries.length === 4, 'four access lines', 5000);
+  const ended = Object.fromEntries(entries.map((e) => [e.path, e.ended]));
+  assert.deepEqual(ended, { '/flushed': 'error', '/ndjson': 'error', '/sse': 'error', '/left': 'client' });
+  const line = formatEntry(entries.find((e) => e.path === '/flushed')!);
+  assert.match(line, /^GET \/flushed 200 8B \S+ ended=error$/);
 });

@@ -86,6 +86,8 @@ test('a congested drop-oldest subscriber, unsubscribed, leaves its kept-alive so
       held.es = r.response.sse({ heartbeat: 0 });
       held.socket = r.raw.socket;
       await channel.subscribe(held.es);
+      // Unsubscribed, the stream stays open (it outlives this handler): the app ends it.
+      held.es.close();
     });
     s.get('/next', (r) => {
       r.response.write(String(r.raw.socket === held.socket));

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,6 +14,7 @@ import {
   until,
 } from './helpers/channel-clients.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
+import { rawRequest, read } from './helpers/sse-clients.ts';
 
 const MAX = 256 * 1024;
 const PAYLOAD = 'x'.repeat(4096);
@@ -27,13 +29,17 @@ const replaySlow = new Channel({
   history: 1000,
   socketWrites: false,
 });
-const channels: Record<string, Channel> = { disconnecting, dropping, small, replayFast, replaySlow };
+// A history far longer than one turn of the event loop can write.
+const HUGE = 200_000;
+const huge = new Channel({ name: 'huge', maxBuffered: 256 * 1024, history: HUGE });
+const channels: Record<string, Channel> = { disconnecting, dropping, small, replayFast, replaySlow, huge };
 const streams = new Map<string, EventStream>();
 const ends = new Map<string, SubscriptionEnd>();
 let ts: TestServer;
 
 before(async () => {
   ts = await startServer((s) => {
+    s.get('/hello', () => 'still here');
     s.get('/c/{channel}/{name}', async (r) => {
       const channel = channels[r.params.channel ?? ''] as Channel;
       const es = r.response.sse({ heartbeat: 0 });
@@ -187,6 +193,42 @@ test('a replay far bigger than the cap is delivered whole, on both write paths',
     c.close();
     await until(() => channel.size === 0, 'gone');
   }
+});
+
+test('a whole-history replay to a client that never reads holds no more than the cap, and blocks nobody', async () => {
+  for (let i = 0; i < HUGE; i++) huge.publish({ event: 'n', data: i });
+  const from = huge.lastId.replace(/-\d+$/, '-0');
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  // Paused before the first byte: the kernel's buffers fill, then the server's would.
+  const stuck = await rawRequest(
+    ts.port,
+    `GET /c/huge/never-reads HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${from}\r\n\r\n`,
+    {
+      read: false,
+    },
+  );
+  await until(() => huge.size === 1, 'subscribed');
+  const es = streams.get('never-reads') as EventStream;
+  const hello = await read(`${ts.url}/hello`);
+  // The kernel's buffers take what they can; then Node's would fill, were the replay not paced.
+  await until(() => (huge.pendingBytes(es) ?? 0) > 0, 'the socket to fill', 20_000);
+  let peak = 0;
+  for (let t = performance.now(); performance.now() - t < 300; ) {
+    peak = Math.max(peak, huge.pendingBytes(es) ?? 0);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  delay.disable();
+  assert.equal(hello.body, 'still here');
+  // About one socket high-water mark, whatever the history holds.
+  assert.ok(peak <= 256 * 1024, `peak pending ${peak} B`);
+  assert.ok(huge.has(es), 'still subscribed, waiting for it to read');
+  // Written at once, 200,000 records stalled the loop for 0.9-1.5 s on a busy 2-core machine (and left
+  // 6.6 MB queued in the socket); in slices the longest stall was 20-70 ms, 333 ms under a load of 15.
+  const maxMs = delay.max / 1e6;
+  assert.ok(maxMs < 1000, `the event loop stalled for ${Math.round(maxMs)} ms`);
+  stuck.socket.destroy();
+  await until(() => huge.size === 0, 'gone');
 });
 
 test('memory stays bounded after GC while a stuck client is flooded (separate --expose-gc process)', async () => {

@@ -254,3 +254,62 @@ test('an error replaces a Content-Length the handler had set, so the error body 
   assert.equal(enveloped.headers['content-encoding'], undefined);
   assert.equal(enveloped.body.toString(), expected);
 });
+
+test('an HttpError with an application code and data answers with both inside the envelope', async (t) => {
+  const srv = await startServer((s) =>
+    s.group('/api', (g) => {
+      g.middleware(handlerResponse);
+      g.post('/signup', () => {
+        throw new HttpError(422, 'invalid email', { code: 10001, data: { field: 'email' } });
+      });
+      g.get('/string-code', () => {
+        throw new HttpError(409, 'taken', { code: 'NAME_TAKEN', data: { name: 'ann' } });
+      });
+      g.get('/hidden', () => {
+        throw new HttpError(503, 'db password wrong', { code: 20001, data: { secret: 'x' } });
+      });
+    }),
+  );
+  t.after(() => srv.close());
+  const signup = await send(`${srv.url}/api/signup`, { method: 'POST' });
+  assert.equal(signup.status, 422);
+  assert.deepEqual(JSON.parse(signup.text), {
+    code: 10001,
+    message: 'invalid email',
+    data: { field: 'email' },
+  });
+  const taken = await send(`${srv.url}/api/string-code`);
+  assert.equal(taken.status, 409);
+  assert.deepEqual(JSON.parse(taken.text), { code: 409, message: 'taken', data: { name: 'ann' } });
+  // Not exposed: neither its message, its application code nor its data reach the client.
+  const hidden = await send(`${srv.url}/api/hidden`);
+  assert.equal(hidden.status, 503);
+  assert.deepEqual(JSON.parse(hidden.text), { code: 503, message: 'Service Unavailable', data: null });
+});
+
+test('a handler that sets an error status itself gets that status as the envelope code, not 0', async (t) => {
+  const srv = await startServer((s) =>
+    s.group('/api', (g) => {
+      g.middleware(handlerResponse);
+      g.get('/by-hand', (r) => {
+        r.response.status = 400;
+        return { problems: ['name is required'] };
+      });
+    }),
+  );
+  t.after(() => srv.close());
+  const res = await send(`${srv.url}/api/by-hand`);
+  assert.equal(res.status, 400);
+  assert.deepEqual(JSON.parse(res.text), {
+    code: 400,
+    message: 'Bad Request',
+    data: { problems: ['name is required'] },
+  });
+});
+
+test('HttpError refuses an application code that is neither a string nor an integer', () => {
+  assert.throws(() => new HttpError(400, 'x', { code: 1.5 }), {
+    code: 'SLUICE_INVALID_ARGUMENT',
+    argument: 'code',
+  });
+});

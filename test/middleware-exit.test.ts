@@ -206,3 +206,120 @@ test('exitAll() from a nested async call still ends the chain', async (t) => {
   t.after(() => srv.close());
   assert.equal(await body(`${srv.url}/deep`), '>outer;deep;');
 });
+
+test('a second next() from the same middleware throws and never runs the handler behind a guard that declined', async (t) => {
+  let handlerRan = 0;
+  let caught: unknown;
+  const srv = await startServer((s) => {
+    s.use(async (r) => {
+      await r.middleware.next();
+      try {
+        await r.middleware.next();
+      } catch (e) {
+        caught = e;
+        throw e;
+      }
+    });
+    s.group('/admin', (g) => {
+      g.middleware((r) => {
+        r.response.writeStatus(403, 'declined');
+      });
+      g.get('/secret', () => {
+        handlerRan++;
+        return 'the secret';
+      });
+    });
+  });
+  t.after(() => srv.close());
+  const res = await send(`${srv.url}/admin/secret`);
+  assert.equal(handlerRan, 0);
+  assert.equal(res.status, 500);
+  assert.doesNotMatch(res.text, /the secret/);
+  assert.equal((caught as { code?: string }).code, 'SLUICE_NEXT_CALLED_TWICE');
+  assert.match(String((caught as Error).message), /called after the handler at position 2 of 3 had returned/);
+  assert.equal(srv.logger.lines.filter((l) => l.level === 'error').length, 1);
+});
+
+test('exit() in a guard stops the rest of its chain, even when an outer middleware calls next() again', async (t) => {
+  let handlerRan = 0;
+  const srv = await startServer((s) => {
+    s.use(async (r) => {
+      await r.middleware.next();
+      if (!r.response.headersSent) await r.middleware.next();
+    });
+    s.group('/admin', (g) => {
+      g.middleware((r) => {
+        r.response.writeStatus(401);
+        r.exit();
+      });
+      g.get('/secret', () => {
+        handlerRan++;
+        return 'the secret';
+      });
+    });
+  });
+  t.after(() => srv.close());
+  const res = await send(`${srv.url}/admin/secret`);
+  assert.equal(handlerRan, 0);
+  assert.doesNotMatch(res.text, /the secret/);
+  assert.equal(res.status, 500);
+});
+
+test('next() called once per middleware still runs a deep chain exactly once, and a handler calling next() is harmless', async (t) => {
+  const runs: string[] = [];
+  const srv = await startServer((s) => {
+    s.use(step('a'), step('b'));
+    s.get('/x', async (r) => {
+      runs.push('handler');
+      await r.middleware.next();
+      r.response.write('handler;');
+    });
+  });
+  t.after(() => srv.close());
+  for (let i = 0; i < 3; i++) assert.equal(await body(`${srv.url}/x`), '>a;>b;handler;<b;<a;');
+  assert.deepEqual(runs, ['handler', 'handler', 'handler']);
+});
+
+test('a middleware that calls next() without awaiting it (GoFrame habit) still gets the handler answer sent', async (t) => {
+  const crashes: unknown[] = [];
+  const onRejection = (e: unknown) => crashes.push(e);
+  process.on('unhandledRejection', onRejection);
+  t.after(() => process.off('unhandledRejection', onRejection));
+  const srv = await startServer((s) => {
+    s.use((r) => {
+      r.response.header.set('X-Before', '1');
+      r.middleware.next();
+    });
+    s.group('/g', (g) => {
+      // Awaits before calling next(): its caller has returned by then.
+      g.middleware(async (r) => {
+        await sleep(10);
+        await r.middleware.next();
+      });
+      g.get('/slow', async (r) => {
+        await sleep(20);
+        r.response.write('late but sent');
+      });
+      g.get('/boom', async () => {
+        await sleep(20);
+        throw new Error('handler failed after its caller returned');
+      });
+      g.get('/value', async () => {
+        await sleep(5);
+        return { ok: true };
+      });
+    });
+  });
+  t.after(() => srv.close());
+  const slow = await send(`${srv.url}/g/slow`);
+  assert.equal(slow.status, 200);
+  assert.equal(slow.text, 'late but sent');
+  assert.equal(slow.headers['x-before'], '1');
+  const value = await send(`${srv.url}/g/value`);
+  assert.deepEqual(JSON.parse(value.text), { ok: true });
+  const boom = await send(`${srv.url}/g/boom`);
+  assert.equal(boom.status, 500);
+  assert.equal(srv.logger.lines.filter((l) => l.level === 'error').length, 1);
+  await sleep(50);
+  assert.deepEqual(crashes, []);
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { get } from 'node:http';
+import { get, request } from 'node:http';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Handler, ResponseCommittedError } from '../src/index.ts';
@@ -240,4 +240,45 @@ test('flush() resolves true while the client reads, and what is left at the end 
   );
   assert.deepEqual(results, [true, true, true]);
   assert.equal(decodeChunked(raw.body).toString(), 'chunk0;chunk1;chunk2;tail-without-flush');
+});
+
+test('HEAD on the README loop: the head arrives at the first flush(), which resolves false and stops the loop', async (t) => {
+  const flushes: boolean[] = [];
+  let returnedAt = 0;
+  const srv = await startServer((s) =>
+    s.get('/', async (r) => {
+      r.response.header.set('Content-Type', 'text/event-stream');
+      for (let i = 0; i < 10; i++) {
+        r.response.writefln('data: %d\n', i);
+        const more = await r.response.flush();
+        flushes.push(more);
+        if (!more) break;
+        await sleep(INTERVAL, undefined, { signal: r.signal });
+      }
+      returnedAt = performance.now();
+    }),
+  );
+  t.after(() => srv.close());
+  const start = performance.now();
+  const head = await new Promise<{ at: number; headers: Record<string, unknown>; body: string }>(
+    (resolve, reject) => {
+      request(`${srv.url}/`, { method: 'HEAD', agent: false }, (res) => {
+        const at = performance.now();
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ at, headers: res.headers, body }));
+      })
+        .on('error', reject)
+        .end();
+    },
+  );
+  // Without the fix the head waited for the whole loop: ten sleeps of INTERVAL.
+  assert.ok(head.at - start < 300, `head after ${(head.at - start).toFixed(0)} ms`);
+  assert.equal(head.headers['content-type'], 'text/event-stream');
+  assert.equal(head.body, '');
+  assert.deepEqual(flushes, [false]);
+  assert.ok(returnedAt > 0 && returnedAt - start < 300, 'the handler went on producing for nobody');
 });

@@ -19,7 +19,8 @@ test('a plain /path answers every method and ignores a trailing slash', async (t
   }
   const slash = await send(`${srv.url}/hello/`);
   assert.equal(slash.status, 200);
-  assert.equal(JSON.parse(slash.text).path, '/hello/');
+  // r.path is the path the router matched, so an exact-match guard cannot be passed with a '/'.
+  assert.equal(JSON.parse(slash.text).path, '/hello');
 });
 
 test('/user/{id} and /member/:id capture a decoded segment, reachable through r.get', async (t) => {

@@ -11,6 +11,7 @@ import { parseEvents, read } from './helpers/sse-clients.ts';
 const run = promisify(execFile);
 
 let ts: TestServer;
+const BIG = 'x'.repeat(8 * 1024 * 1024);
 
 async function* twoThenThrow(err: Error) {
   yield { n: 1 };
@@ -44,6 +45,12 @@ before(async () => {
       r.response.write('chunk one\n');
       await r.response.flush();
       throw new Error('raw stream broke');
+    });
+    // More than the kernel takes at once: most of it is still in Node's buffers when the handler throws.
+    s.get('/raw-big', (r) => {
+      r.response.write(BIG);
+      void r.response.flush();
+      throw new Error('big stream broke');
     });
     s.group('/api', (g) => {
       g.middleware(handlerResponse);
@@ -146,6 +153,13 @@ describe('an error after an NDJSON, text or raw stream began aborts the connecti
     );
     assert.equal(err.code, 18);
     assert.equal(err.stdout, '{"n":1}\n{"n":2}\n');
+  });
+
+  test('every byte written before the error reaches the client before the cut, however many', async () => {
+    const res = await read(`${ts.url}/raw-big`);
+    assert.equal(res.ending, 'aborted');
+    assert.equal(res.body.length, BIG.length);
+    assert.equal(res.body, BIG);
   });
 
   test('the error is logged once per request', () => {

@@ -35,6 +35,8 @@ async function sseLoop(r: Request): Promise<void> {
     await es.send({ data: String(i) });
     await sleep(GAP);
   }
+  // Done: an event stream outlives its handler, so the end is said, not implied by returning.
+  es.close();
 }
 
 before(async () => {

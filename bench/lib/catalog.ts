@@ -9,6 +9,8 @@ export interface ServerEntry {
   sse: boolean;
   http: boolean;
   stream: boolean;
+  /** Runs only when named in `--servers`: a variant for a question, not part of the comparison. */
+  optIn?: boolean;
 }
 
 const file = (name: string): string => `bench/servers/${name}.ts`;
@@ -34,11 +36,20 @@ export const SERVERS: readonly ServerEntry[] = [
   },
   { name: 'hono', label: 'hono', file: file('hono'), sse: true, http: true, stream: false },
   { name: 'fastify', label: 'fastify', file: file('fastify'), sse: true, http: true, stream: false },
+  {
+    name: 'sluice-res-write',
+    label: 'sluice, socket shortcut off',
+    file: file('sluice-res-write'),
+    sse: true,
+    http: false,
+    stream: false,
+    optIn: true,
+  },
 ];
 
 /** The reference every ratio is taken against. */
 export const BASELINE = 'raw-write';
 
 export function pick(kind: 'sse' | 'http' | 'stream', only: readonly string[] | undefined): ServerEntry[] {
-  return SERVERS.filter((s) => s[kind] && (!only || only.includes(s.name)));
+  return SERVERS.filter((s) => s[kind] && (only ? only.includes(s.name) : s.optIn !== true));
 }

@@ -19,7 +19,11 @@ await runBenchServer(async () => {
     }
   });
 
-  const channel = new Channel({ history: 1000 });
+  // BENCH_SLUICE_SOCKET_WRITES=0 sends every frame through res.write, to price the socket shortcut.
+  const channel = new Channel({
+    history: 1000,
+    socketWrites: process.env.BENCH_SLUICE_SOCKET_WRITES !== '0',
+  });
   s.bindHandler('GET:/sse', async (r) => {
     await channel.subscribe(r.response.sse({ heartbeat: 0 }));
   });

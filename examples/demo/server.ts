@@ -1,14 +1,14 @@
 /**
  * The demo: every stream of the seed page, the chat token stream and a
  * broadcast ticker, plus a live page at /demo that shows them all.
- * Run: `npm start` (PORT and HOST override 127.0.0.1:8999).
+ * Run: `npm start` (PORT and HOST override 127.0.0.1:8999; REDIS_URL keeps
+ * the ticker's channel in Redis, so it survives a restart of the process).
  */
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { accessLog, HttpError, type Request, type Server, server } from '../../src/index.ts';
+import { accessLog, type ChannelAdapter, HttpError, type Request, type Server, server } from 'sluice';
 import { mountTicker } from '../broadcast.ts';
 import { mountChat } from '../chat-tokens.ts';
 import { mountJsonMessages } from '../seed-json-messages.ts';
@@ -28,14 +28,17 @@ export interface Demo {
   stopTicker(): void;
 }
 
-/** Builds the demo routes on a named server, without starting it (tests start it on port 0). */
-export function createDemo(name = 'demo'): Demo {
+/**
+ * Builds the demo routes on a named server, without starting it (tests start
+ * it on port 0). `adapter` carries the ticker's channel (default: in memory).
+ */
+export function createDemo(name = 'demo', adapter?: ChannelAdapter): Demo {
   const s = server(name);
   s.use(accessLog());
   mountCounter(s, '/');
   mountJsonMessages(s, '/stream');
   mountChat(s, '/chat');
-  const ticker = mountTicker(s, '/ticker');
+  const ticker = mountTicker(s, '/ticker', 200, adapter);
   mountPage(s);
   return { server: s, stopTicker: () => ticker.stop() };
 }
@@ -47,9 +50,6 @@ export function createDemo(name = 'demo'): Demo {
 function mountPage(s: Server): void {
   const files = new Map<string, string>();
   for (const f of readdirSync(PUBLIC_DIR)) files.set(f, join(PUBLIC_DIR, f));
-  // The page parses the chat's POST stream with eventsource-parser, served from node_modules as is.
-  const parser = join(dirname(createRequire(import.meta.url).resolve('eventsource-parser')), 'index.js');
-  files.set('vendor/eventsource-parser.js', parser);
   const send = async (r: Request, name: string) => {
     const path = files.get(name);
     if (path === undefined) throw new HttpError(404);
@@ -59,10 +59,55 @@ function mountPage(s: Server): void {
   };
   s.get('/demo', (r) => send(r, 'index.html'));
   s.get('/demo/*file', (r) => send(r, r.params.file ?? ''));
+  // The chat reads its POST stream with sluice's own client (`sluice/client`), loaded once on first use.
+  let client: Promise<Map<string, string>> | undefined;
+  s.get('/demo/client/{file}', async (r) => {
+    client ??= loadClient();
+    const source = (await client).get(r.params.file ?? '');
+    if (source === undefined) throw new HttpError(404);
+    r.response.header.set('Content-Type', TYPES['.js'] as string);
+    r.response.header.set('Cache-Control', 'no-cache');
+    r.response.write(source);
+  });
+}
+
+/**
+ * The client's files by their `.js` name. A build resolves `sluice/client` to dist/client, served as is;
+ * under tsx the tsconfig paths resolve it to the TypeScript source, which a browser cannot run, so it is
+ * transpiled here by the TypeScript compiler (a dev dependency, imported only then). No bundler either way.
+ */
+async function loadClient(): Promise<Map<string, string>> {
+  const entry = import.meta.resolve('sluice/client');
+  const dir = dirname(fileURLToPath(entry));
+  const ts = entry.endsWith('.ts') ? (await import('typescript')).default : undefined;
+  const files = new Map<string, string>();
+  for (const f of readdirSync(dir)) {
+    const ext = extname(f);
+    if (ext !== (ts === undefined ? '.js' : '.ts')) continue;
+    const text = await readFile(join(dir, f), 'utf8');
+    const compilerOptions = {
+      target: ts?.ScriptTarget.ES2022,
+      module: ts?.ModuleKind.ESNext,
+      rewriteRelativeImportExtensions: true,
+      verbatimModuleSyntax: true,
+    };
+    files.set(
+      `${f.slice(0, -ext.length)}.js`,
+      ts?.transpileModule(text, { compilerOptions }).outputText ?? text,
+    );
+  }
+  return files;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { server: s, stopTicker } = createDemo();
+  // With REDIS_URL the ticker's history lives in Redis: restart this process and the page replays, no reset.
+  // Loaded only then, so `npm start` needs no Redis client installed.
+  const redisUrl = process.env.REDIS_URL;
+  const redis =
+    redisUrl === undefined || redisUrl === ''
+      ? undefined
+      : new (await import('sluice/redis')).RedisAdapter({ url: redisUrl });
+  const { server: s, stopTicker } = createDemo('demo', redis);
   const host = process.env.HOST ?? '127.0.0.1';
   s.setAddress(host).setPort(Number(process.env.PORT ?? 8999));
   await s.start();
@@ -75,4 +120,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   ${base}/ticker   a broadcast channel with Last-Event-ID replay  curl -N ${base}/ticker`);
   await s.run();
   stopTicker();
+  await redis?.quit();
 }

@@ -102,16 +102,10 @@ export interface ChannelLogOptions {
 /**
  * Carries a channel's events: assigns ids, keeps the history, and delivers
  * every event to every process that opened the channel. The in-memory
- * {@link MemoryAdapter} is the default; a Redis adapter fits the same shape:
- *
- * - `publish` → `XADD <key> MAXLEN ~ <count> * …` (or `MINID` for an age
- *   bound): Redis assigns `<ms>-<seq>` ids that keep increasing across
- *   process restarts, and the stream is the history.
- * - delivery → one `XREAD BLOCK` loop per channel from the id `open` returned,
- *   which gives per-channel order and every event exactly once.
- * - `replay` → `XRANGE <key> (<afterId> +`; `expired` when `afterId` is older
- *   than the first entry kept, `unknown-id` when it is malformed or newer than
- *   the last one generated (`XINFO STREAM`).
+ * {@link MemoryAdapter} is the default; `RedisAdapter` from `sluice/redis`
+ * shares channels between processes (a Stream per channel is the history,
+ * Pub/Sub only rings a doorbell). `test/helpers/adapter-conformance.ts`
+ * checks an adapter against this contract with real clients.
  *
  * Contract, which the channel relies on for replay without gap or duplicate:
  * 1. Ids are `<major>-<minor>`, two non-negative decimal integers, ordered by
@@ -146,6 +140,13 @@ export interface ChannelAdapter {
   replay(name: string, afterId: string): MaybePromise<ReplayResult>;
   /** Stops delivery for `name` in this process and releases what it holds for it here. */
   close(name: string): MaybePromise<void>;
+  /**
+   * `true` when `publish` may be called before `open` has settled (the
+   * adapter keeps the calls in order itself). The channel then passes
+   * publishes straight through instead of queueing them behind the open, so
+   * a networked adapter whose store is unreachable can reject them at once.
+   */
+  readonly publishesBeforeOpen?: boolean;
 }
 
 const ID_PATTERN = /^(\d{1,16})-(\d{1,16})$/;

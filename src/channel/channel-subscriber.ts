@@ -2,8 +2,8 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Response } from '../response/response.ts';
 import type { EventStream } from '../sse/event-stream.ts';
-import { type ChannelRecord, compareIds, type ReplayResult } from './channel-adapter.ts';
-import { cursorFrame, resetFrame, wireOf } from './channel-wire.ts';
+import { type ChannelRecord, compareIds, type ReplayResult, type Wire } from './channel-adapter.ts';
+import { cursorFrame, resetFrame, socketIsCaughtUp, wireOf } from './channel-wire.ts';
 
 /**
  * What happens to a subscriber whose pending output passes `maxBuffered`:
@@ -27,7 +27,8 @@ export type OverflowPolicy = 'disconnect' | 'drop-oldest';
  * `'closed'` the stream ended (client gone, `es.close()`, server shutdown);
  * `'unsubscribed'` by `channel.unsubscribe()`, the stream stays open;
  * `'overflow'` disconnected for falling behind (by the `'disconnect'`
- * policy, or under either policy while its replay was still being fetched);
+ * policy, or under either policy while its replay was still being fetched
+ * or written);
  * `'channel-closed'` by `channel.close()`;
  * `'error'` its filter threw, or its replay failed.
  *
@@ -52,7 +53,7 @@ export type SubscriptionEnd = 'closed' | 'unsubscribed' | 'overflow' | 'channel-
  */
 export type ChannelFilter = (record: ChannelRecord) => boolean;
 
-/** The part of the channel a subscriber reports to. */
+/** @internal The part of the channel a subscriber reports to. */
 export interface SubscriberOwner {
   remove(sub: Subscriber, reason: SubscriptionEnd): void;
   /** Set while a second event is published in the same tick: sockets are corked until the tick ends. */
@@ -63,6 +64,8 @@ export interface SubscriberOwner {
   suspect(sub: Subscriber): void;
   droppedEvents: number;
   overflowed: number;
+  /** Frames written straight to a socket, for `stats()`. */
+  socketWrites: number;
 }
 
 /** Settings fixed when a subscriber joins. */
@@ -88,6 +91,15 @@ export const ENDED = 3;
  * up to `skipThrough` were replayed already and are dropped as they arrive.
  */
 const CATCHING_UP = 4;
+/** Writing its replay a slice at a time; live events wait in the queue, as while joining. */
+const REPLAYING = 5;
+
+/**
+ * Records a replay writes per turn of the event loop. At about 2 µs each, a
+ * slice blocks the loop for half a millisecond, where a 100k-record history
+ * written at once blocked it for a quarter of a second.
+ */
+const REPLAY_SLICE = 256;
 
 /**
  * @internal One stream subscribed to a channel: its write path, its queue and
@@ -124,12 +136,12 @@ export class Subscriber {
   private suspected = false;
   /** The largest frame that filled the socket since the last judgement: it does not count against the cap. */
   private largestPending = 0;
-  /**
-   * Bytes of its replay still pending, exempt from the cap: the client asked
-   * for them, and they are the history's own buffers, so they cost nothing
-   * the channel does not hold already. Shrinks as the client reads.
-   */
-  private allowance = 0;
+  /** The records of its replay while {@link REPLAYING}, the next one to write, and where the replay ends. */
+  private replay: readonly ChannelRecord[] | null = null;
+  private replayAt = 0;
+  private replayLast = '';
+  private replayHead = '';
+  private readonly nextSlice = (): void => this.replaySlice();
 
   constructor(owner: SubscriberOwner, stream: EventStream, settings: SubscriberSettings) {
     this.owner = owner;
@@ -152,21 +164,22 @@ export class Subscriber {
 
   /** Applies the filter, then sends or queues the record. */
   offer(record: ChannelRecord): void {
+    if (this.accepts(record)) this.push(record);
+  }
+
+  /** Its filter's verdict; a filter that throws ends the subscriber. */
+  private accepts(record: ChannelRecord): boolean {
     const filter = this.settings.filter;
-    if (filter !== undefined) {
-      // Removed earlier in this fan-out or replay, yet still in the loop: its filter belongs to a
-      // subscription that is over, and must not see (or act on) another record.
-      if (this.state === ENDED) return;
-      let pass: boolean;
-      try {
-        pass = filter(record);
-      } catch (err) {
-        this.fail(err);
-        return;
-      }
-      if (!pass) return;
+    if (filter === undefined) return true;
+    // Removed earlier in this fan-out or replay, yet still in the loop: its filter belongs to a
+    // subscription that is over, and must not see (or act on) another record.
+    if (this.state === ENDED) return false;
+    try {
+      return filter(record);
+    } catch (err) {
+      this.fail(err);
+      return false;
     }
-    this.push(record);
   }
 
   /** The fan-out hot path: one shared Buffer to the socket, no promise, no closure, no copy. */
@@ -176,11 +189,17 @@ export class Subscriber {
       return;
     }
     const wire = wireOf(record);
+    if (!this.write(wire)) this.full(wire.frame.length);
+  }
+
+  /** Writes one event, straight to the socket when nothing can tell; `false`: the socket is full. */
+  private write(wire: Wire): boolean {
+    // The response was ended (close(), shutdown): the socket may already serve the next request.
+    if (this.raw.writableEnded) return true;
     const socket = this.socket;
     let ok: boolean;
-    if (socket !== null) {
-      // The response was ended (close(), shutdown): the socket may already serve the next request.
-      if (this.raw.writableEnded) return;
+    // Bytes the response still holds (a notice, a heartbeat, the handler's own send) go first.
+    if (socket !== null && socketIsCaughtUp(this.raw, socket)) {
       // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
       if (this.owner.batching && !this.isCorked) {
         socket.cork();
@@ -188,42 +207,86 @@ export class Subscriber {
         this.owner.corked(this);
       }
       this.response.written += wire.frame.length;
+      this.owner.socketWrites++;
       ok = socket.write(wire.chunk);
     } else {
       ok = this.stream.writeFrameSync(wire.frame);
     }
     this.stream.eventsSent++;
-    if (!ok) this.full(wire.frame.length);
+    return ok;
   }
 
   /**
    * Finishes joining: writes the replay (or the reset, or the cursor when
    * there is nothing to replay), then what was published meanwhile, skipping
-   * whatever the replay already covered, then goes live.
+   * whatever the replay already covered, then goes live. A replay is written
+   * in slices (see {@link replaySlice}); until it ends, live events wait.
    */
   handOver(result: ReplayResult | undefined, headId: string): void {
     if (this.state !== PENDING) return;
+    if (result === undefined) {
+      this.goLive(headId, headId, cursorFrame(headId));
+    } else if (result.reset !== undefined) {
+      this.goLive(result.lastId, headId, resetFrame(result.reset, result.lastId, this.settings.lastEventId));
+    } else if (result.records.length === 0) {
+      this.goLive(result.lastId, headId, undefined);
+    } else {
+      this.state = REPLAYING;
+      this.replay = result.records;
+      this.replayAt = 0;
+      this.replayLast = result.lastId;
+      this.replayHead = headId;
+      this.replaySlice();
+    }
+  }
+
+  /**
+   * Writes the next slice of the replay, then yields to the event loop, so a
+   * long replay never blocks the server; when the socket is full it waits
+   * for `drain` instead, so a client that asks for the whole history and
+   * never reads holds one high-water mark of it, not all of it.
+   */
+  private replaySlice(): void {
+    const records = this.replay;
+    if (records === null || this.state !== REPLAYING) return;
+    const end = Math.min(records.length, this.replayAt + REPLAY_SLICE);
+    let ok = true;
+    // One syscall for the slice, not one per record (res.write corks by itself).
+    const socket = this.socket;
+    socket?.cork();
+    try {
+      while (ok && this.replayAt < end) {
+        const record = records[this.replayAt++] as ChannelRecord;
+        if (this.accepts(record)) ok = this.write(wireOf(record));
+        // Its filter threw, or the stream ended under it.
+        if (this.state !== REPLAYING) return;
+      }
+    } finally {
+      socket?.uncork();
+    }
+    if (this.replayAt >= records.length) {
+      this.replay = null;
+      this.goLive(this.replayLast, this.replayHead, undefined);
+    } else if (ok) setImmediate(this.nextSlice);
+    else this.waitForDrain();
+  }
+
+  /**
+   * Goes live after joining: writes its own frame (cursor, reset), then what
+   * was held meanwhile and came after `last`, the newest event the client has.
+   */
+  private goLive(last: string, headId: string, frame: Buffer | undefined): void {
     const held = this.queue;
     const heldFrom = this.queueHead;
     this.clearQueue();
     this.state = LIVE;
-    let last = headId;
-    if (result === undefined) {
-      this.writeOwn(cursorFrame(headId));
-    } else if (result.reset !== undefined) {
-      last = result.lastId;
-      this.writeOwn(resetFrame(result.reset, last, this.settings.lastEventId));
-    } else {
-      last = result.lastId;
-      const records = result.records;
-      let bytes = 0;
-      for (let i = 0; i < records.length; i++) bytes += wireOf(records[i] as ChannelRecord).frame.length;
-      this.allowance = bytes;
-      for (let i = 0; i < records.length; i++) this.offer(records[i] as ChannelRecord);
-    }
+    if (frame !== undefined) this.writeOwn(frame);
     // A networked log can answer ahead of this process's own feed: the live
     // copies of what was just replayed are still on their way.
-    if (result !== undefined && compareIds(last, headId) > 0) {
+    let head = headId;
+    const newest = held === null || held.length === heldFrom ? undefined : (held.at(-1) as ChannelRecord);
+    if (newest !== undefined && compareIds(newest.id, head) > 0) head = newest.id;
+    if (compareIds(last, head) > 0) {
       this.skipThrough = last;
       if (this.state === LIVE) this.state = CATCHING_UP;
     }
@@ -252,6 +315,7 @@ export class Subscriber {
   release(reason: SubscriptionEnd): void {
     this.state = ENDED;
     this.clearQueue();
+    this.replay = null;
     this.stream.offEnd(this.onAbort);
     if (this.drainWaiting && this.socket !== null && this.onDrain !== undefined) {
       this.socket.off('drain', this.onDrain);
@@ -308,10 +372,14 @@ export class Subscriber {
     const slack = this.largestPending;
     this.largestPending = 0;
     if (this.state === ENDED || this.stream.isClosed) return;
+    const max = this.settings.maxBuffered + slack;
+    // A replay keeps at most one high-water mark in the socket by itself (it waits for drain):
+    // only the live events queued behind it count.
+    if (this.state === REPLAYING) {
+      if (this.queued > max) this.overflow();
+      return;
+    }
     const pending = this.stream.bufferedBytes + this.queued;
-    // What is left of the replay is all the allowance can still cover.
-    if (this.allowance > pending) this.allowance = pending;
-    const max = this.settings.maxBuffered + this.allowance + slack;
     if (!this.settings.dropOldest || this.state === PENDING) {
       if (pending > max) this.overflow();
       return;
@@ -332,12 +400,12 @@ export class Subscriber {
     }
     queue.push(record);
     this.queued += length;
-    const max = this.settings.maxBuffered + this.allowance;
+    const max = this.settings.maxBuffered;
     if (this.queued - length > max) {
       // While joining, the queue must stay whole: the hand-over de-duplicates
       // it against the replay, and a gap cut into it could not be reported in
       // order. A join that falls that far behind starts over instead.
-      if (!this.settings.dropOldest || this.state === PENDING) {
+      if (!this.settings.dropOldest || this.state === PENDING || this.state === REPLAYING) {
         this.overflow();
         return;
       }
@@ -372,6 +440,7 @@ export class Subscriber {
     this.onDrain ??= () => {
       this.drainWaiting = false;
       if (this.state === CONGESTED) this.flush();
+      else if (this.state === REPLAYING) this.replaySlice();
     };
     if (this.socket !== null) this.socket.once('drain', this.onDrain);
     else void this.stream.drained().then(this.onDrain);

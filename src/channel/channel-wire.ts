@@ -9,12 +9,23 @@
  * socket. On the wire this is byte for byte what `res.write(frame)` sends.
  *
  * The shortcut bypasses `ServerResponse`, so it is taken only when nothing can
- * tell the difference: HTTP/1.1 chunked encoding, headers already on the
- * socket, nothing queued in the response, the socket still bound to this
- * response, no content encoding, and `write` not replaced by a wrapper
- * (compression, loggers). Anything else goes through `EventStream`'s
- * `writeFrameSync`, which is always correct, only slower. Both paths may be
- * mixed on one stream: they append to the same socket in call order.
+ * tell the difference. Some of that holds for the stream's whole life and is
+ * checked once, when it subscribes ({@link chunkedSocketOf}): HTTP/1.1
+ * chunked encoding, the socket bound to this response, no content encoding,
+ * `write` not replaced by a wrapper (compression, loggers). The rest is
+ * checked on every write ({@link socketIsCaughtUp}): the headers are on the
+ * socket and the response holds no byte of its own. Anything else goes
+ * through `EventStream`'s `writeFrameSync`, which is always correct, only
+ * slower.
+ *
+ * Both paths may be mixed on one stream only because of that per-write
+ * check. `res.write` does not always reach the socket at once: Node 24 keeps
+ * the chunks written in one tick in the response and sends them as one chunk
+ * when the tick ends; any version keeps them in `outputData` while the socket
+ * serves an earlier response. A frame written to the socket meanwhile would
+ * overtake them. So the socket is used only when the response holds nothing
+ * (`res.writableLength` is the socket's own), which keeps call order on the
+ * wire whatever the response buffers, and where.
  */
 import { type OutgoingHttpHeader, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -120,19 +131,33 @@ interface SocketInternals {
 const protoWrite = ServerResponse.prototype.write;
 
 /**
- * @internal The socket a channel may write pre-chunked frames to for this stream, or
- * `null` when it must go through the response (see the file comment).
+ * @internal The socket a channel may write pre-chunked frames to for this
+ * stream, or `null` when it must go through the response: what holds for the
+ * stream's whole life (see the file comment). Each write still asks
+ * {@link socketIsCaughtUp}.
  */
 export function chunkedSocketOf(stream: EventStream): Socket | null {
   const raw = stream.response.raw;
   if (!(raw instanceof ServerResponse) || raw.write !== protoWrite) return null;
   const internals = raw as unknown as ResponseInternals;
-  if (internals.chunkedEncoding !== true || internals._headerSent !== true) return null;
-  if (!Array.isArray(internals.outputData) || internals.outputData.length !== 0) return null;
+  // Set when the head is rendered (sse() commits first), whether or not it has left yet.
+  if (internals.chunkedEncoding !== true || !Array.isArray(internals.outputData)) return null;
   if (raw.writableEnded || hasEncoding(raw.getHeader('content-encoding'))) return null;
   const socket = raw.socket;
   if (socket === null || !socket.writable) return null;
   return (socket as unknown as SocketInternals)._httpMessage === raw ? socket : null;
+}
+
+/**
+ * @internal Whether a frame written to `socket` now lands after every byte the
+ * response accepted: its head has left, and it holds nothing of its own (on
+ * Node 24, the chunks of this tick; on any version, `outputData`), so its
+ * `writableLength` is the socket's. Two getters and a field read per write.
+ */
+export function socketIsCaughtUp(raw: ServerResponse, socket: Socket): boolean {
+  return (
+    (raw as unknown as ResponseInternals)._headerSent === true && raw.writableLength === socket.writableLength
+  );
 }
 
 function hasEncoding(value: OutgoingHttpHeader | undefined): boolean {

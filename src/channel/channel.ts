@@ -36,9 +36,11 @@ export interface ChannelOptions {
    * before `overflow` applies. Default 1 MiB. Checked once per turn of the
    * event loop, once the turn's writes had their chance to reach the kernel,
    * so pending bytes may pass it by what one turn publishes and by the
-   * largest event; keep it well above your largest event. A replay is
-   * exempt while it drains: the client asked for it, and its frames are the
-   * history's own buffers, so it costs no memory the channel does not hold.
+   * largest event; keep it well above your largest event. A replay never
+   * passes it: it is written a slice at a time, as the client reads (one
+   * socket high-water mark at most), so asking for the whole history and
+   * never reading costs the server nothing; live events that wait behind a
+   * replay do count.
    */
   maxBuffered?: number;
   /** What happens to a subscriber past `maxBuffered`. Default `'disconnect'`. */
@@ -78,7 +80,7 @@ export interface SubscribeOptions {
  *
  * @example
  * ```ts
- * s.get('/metrics/ticker', () => ticker.channel.stats()); // { subscribers, published, droppedEvents, overflowed }
+ * s.get('/metrics/ticker', () => ticker.channel.stats()); // { subscribers, published, droppedEvents, overflowed, socketWrites }
  * ```
  */
 export interface ChannelStats {
@@ -90,6 +92,13 @@ export interface ChannelStats {
   droppedEvents: number;
   /** Subscribers disconnected because they fell too far behind. */
   overflowed: number;
+  /**
+   * Events written straight to a socket by the chunked shortcut (see
+   * `socketWrites` in {@link ChannelOptions}); every other delivery went
+   * through `res.write`. Zero on a server where the shortcut never applies
+   * (HTTP/1.0, compression, a wrapped `write`).
+   */
+  socketWrites: number;
 }
 
 const DEFAULT_MAX_BUFFERED = 1024 * 1024;
@@ -156,9 +165,10 @@ export class Channel {
   /** @internal True from the second event published in one tick until the tick ends. */
   batching = false;
   /** @internal */ overflowed = 0;
+  /** @internal */ socketWrites = 0;
   private readonly maxBuffered: number;
   private readonly dropOldest: boolean;
-  private readonly socketWrites: boolean;
+  private readonly socketShortcut: boolean;
   // A dense array for the fan-out loop; the map finds a stream's subscriber.
   private readonly subs: Subscriber[] = [];
   private readonly byStream = new Map<EventStream, Subscriber>();
@@ -197,7 +207,7 @@ export class Channel {
     this.name = name;
     this.maxBuffered = maxBuffered;
     this.dropOldest = overflow === 'drop-oldest';
-    this.socketWrites = options.socketWrites ?? true;
+    this.socketShortcut = options.socketWrites ?? true;
     this.adapter = options.adapter ?? new MemoryAdapter();
     const head = this.adapter.open(name, { history: historyLimits(options.history) }, this.onRecord);
     if (isPromise(head)) {
@@ -266,6 +276,9 @@ export class Channel {
     if (this.closed) throw new ChannelClosedError(this.name);
     const message = toMessage(event);
     if (this.opened && this.waitingPublishes === 0) return this.adapter.publish(this.name, message);
+    // An adapter that orders publishes itself takes them now: while its store is unreachable they
+    // fail at once instead of piling up behind an open that waits for it.
+    if (this.adapter.publishesBeforeOpen === true) return this.adapter.publish(this.name, message);
     // Queued behind the adapter's open, in call order.
     this.waitingPublishes++;
     return (this.ready as Promise<void>).then(() => {
@@ -308,7 +321,7 @@ export class Channel {
       lastEventId,
       maxBuffered: this.maxBuffered,
       dropOldest: this.dropOldest,
-      socket: this.socketWrites ? chunkedSocketOf(stream) : null,
+      socket: this.socketShortcut ? chunkedSocketOf(stream) : null,
     });
     this.byStream.set(stream, sub);
     sub.index = this.subs.push(sub) - 1;
@@ -379,6 +392,7 @@ export class Channel {
       published: this.published,
       droppedEvents: this.droppedEvents,
       overflowed: this.overflowed,
+      socketWrites: this.socketWrites,
     };
   }
 
@@ -402,7 +416,8 @@ export class Channel {
       // A stream that was already closing is removed here rather than by its abort.
       this.remove(sub, 'channel-closed');
     }
-    if (this.ready !== undefined) await this.ready;
+    // An open that never succeeded has nothing to release in the adapter beyond what close() does.
+    if (this.ready !== undefined) await this.ready.catch(() => {});
     await this.adapter.close(this.name);
   }
 

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import type { EndReason } from '../response/response.ts';
 import type { Logger } from '../server/server-logger.ts';
 
 /**
@@ -22,9 +23,10 @@ export interface AccessEntry {
   events: number | undefined;
   /**
    * Why the response ended: `complete` (the handler finished it), `client`
-   * (the connection closed first), `shutdown`, or `error`.
+   * (the connection closed first), `shutdown` (the server's shutdown stopped
+   * it), or `error` (the server cut it short after a handler error).
    */
-  ended: 'complete' | 'client' | 'shutdown' | 'error';
+  ended: EndReason;
 }
 
 /**
@@ -47,6 +49,8 @@ export interface AccessLogOptions {
  * Logs one line per request when its response ends — for a stream that is
  * when the stream ends, with its duration, the events sent and why it
  * ended, which is what you want to know about a long-lived SSE connection.
+ * Where it runs, a 4xx is this one line: the core's warning about it is
+ * left out (a 5xx is still logged as an error, with its stack).
  *
  * @example
  * ```ts
@@ -69,6 +73,7 @@ export function accessLog(options: AccessLogOptions = {}): (r: Request) => Promi
   const format = options.format ?? formatEntry;
   return async (r) => {
     const logger = options.logger ?? r.server.getLogger();
+    r.accessLogged = true;
     // Timed from here, not from the request's arrival: only logged requests pay for the clock.
     const startedAt = performance.now();
     // Logged on 'close' rather than after next(): a handler may return while its response streams on.
@@ -94,17 +99,10 @@ function entryOf(r: Request, startedAt: number): AccessEntry {
     bytes: res.bytesWritten(),
     durationMs: performance.now() - startedAt,
     events: res.eventStream?.eventsSent,
-    ended: endedOf(r),
+    // Recorded by the response where the decision was made; a closed socket alone cannot tell a
+    // client leaving from a server cutting the stream after an error.
+    ended: res.endedBecause(),
   };
-}
-
-function endedOf(r: Request): AccessEntry['ended'] {
-  const reason = r.response.eventStream?.endReason;
-  if (reason === 'error' || reason === 'shutdown' || reason === 'client') return reason;
-  if (r.response.raw.writableFinished) return 'complete';
-  // A plain stream cut off by the shutdown timeout is no client leaving.
-  if (r.gone) return r.goneBecause;
-  return r.server.stopping ? 'shutdown' : 'client';
 }
 
 /**

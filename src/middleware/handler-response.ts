@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import { HttpError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { isExitSignal } from '../request/request-middleware.ts';
 import {
@@ -6,6 +8,7 @@ import {
   logRequestError,
   publicMessage,
   statusOf,
+  unsupportedReturn,
 } from '../server/server-handle.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -21,14 +24,14 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * ```
  */
 export interface Envelope<T = unknown> {
-  /** 0 on success; the HTTP status (or the error's numeric `code`) on failure. */
+  /**
+   * 0 on success; on failure the error's numeric `code` (an {@link HttpError} made with
+   * `{ code: 10001 }`), else the HTTP status, also when a handler set a 4xx or 5xx status itself.
+   */
   code: number;
   message: string;
   data: T | null;
 }
-
-const STREAM_TYPES =
-  /^(?:text\/event-stream|application\/x-ndjson|application\/octet-stream|multipart\/x-mixed-replace)\b/i;
 
 /**
  * Wraps handler results in `{ code, message, data }`, as GoFrame's
@@ -62,7 +65,7 @@ export async function handlerResponse(r: Request): Promise<void> {
     failed = true;
   }
   const res = r.response;
-  if (res.isCommitted() || r.isExited() || STREAM_TYPES.test(res.header.get('content-type') ?? '')) {
+  if (res.isStreaming() || r.isExited()) {
     // Not ours to answer: the core reports the error in-band or aborts the stream.
     if (failed) throw failure;
     return;
@@ -70,17 +73,32 @@ export async function handlerResponse(r: Request): Promise<void> {
   if (failed) {
     const status = statusOf(failure);
     logRequestError(r, status, failure);
-    const message = publicMessage(failure, status);
-    answerError(
-      res,
-      status,
-      JSON_TYPE,
-      JSON.stringify({ code: status, message, data: null } satisfies Envelope),
-    );
+    answerError(res, status, JSON_TYPE, JSON.stringify(errorEnvelope(failure, status)));
     return;
   }
   if (res.bufferLength() > 0) return;
-  const data = r.getHandlerResponse();
+  const data = r.getHandlerResponse() ?? null;
+  // A Map or a Set as `data` would arrive as {}: a 500 that names the fix instead.
+  const unsupported = unsupportedReturn(data);
+  if (unsupported !== undefined) {
+    logRequestError(r, 500, unsupported);
+    answerError(res, 500, JSON_TYPE, JSON.stringify(errorEnvelope(unsupported, 500)));
+    return;
+  }
+  const status = res.raw.statusCode;
   res.header.set('Content-Type', JSON_TYPE);
-  res.write(JSON.stringify({ code: 0, message: 'OK', data: data ?? null } satisfies Envelope));
+  // A handler that set an error status itself meant a failure: `code: 0` would contradict it.
+  const envelope: Envelope =
+    status >= 400
+      ? { code: status, message: STATUS_CODES[status] ?? 'Error', data }
+      : { code: 0, message: 'OK', data };
+  res.write(JSON.stringify(envelope));
+}
+
+/** The envelope of a thrown error: its numeric code and data only when the client may see them. */
+function errorEnvelope(failure: unknown, status: number): Envelope {
+  const message = publicMessage(failure, status);
+  if (!(failure instanceof HttpError && failure.expose)) return { code: status, message, data: null };
+  const code = typeof failure.code === 'number' ? failure.code : status;
+  return { code, message, data: failure.data ?? null };
 }

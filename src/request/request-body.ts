@@ -1,7 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { parse as parseQueryString } from 'node:querystring';
 import busboy from 'busboy';
 import { HttpError } from '../errors.ts';
+import type { Request } from './request.ts';
+import type { Handler } from './request-middleware.ts';
 
 /**
  * A file from a multipart body, held in memory (bounded by the body limit).
@@ -36,53 +37,161 @@ export interface ParsedBody {
   files: UploadedFile[];
 }
 
+/**
+ * The limits a body is parsed under; the {@link Server} holds them (`setBodyLimit`,
+ * `setBodyFieldLimit`, `setBodyFileLimit`) and is passed as this, so a parse allocates no options.
+ */
+export interface BodyLimits {
+  /** Bytes of the whole body as it arrives, part headers and boundaries included. */
+  readonly bodyLimit: number;
+  /** Fields of a urlencoded or multipart body, repeats of a name included. */
+  readonly bodyFieldLimit: number;
+  /** Files of a multipart body. */
+  readonly bodyFileLimit: number;
+}
+
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
 const FORM_TYPE = /^application\/x-www-form-urlencoded\b/i;
 const MULTIPART_TYPE = /^multipart\/form-data\b/i;
 const TEXT_TYPE = /^text\/plain\b/i;
 
 /**
- * Tells whether sluice parses this request's body before the handler runs.
- * Only the types a form or an API client sends are parsed; anything else
- * (an upload stream, protobuf) is left unread on `r.raw` for the handler.
+ * Tells whether sluice parses this request's body. Only the types a form or an API client sends
+ * are parsed; anything else (an upload stream, protobuf) is left unread on `r.raw` for the
+ * handler. GET, HEAD, OPTIONS and TRACE bodies have no defined meaning (RFC 9110, 9.3): they are
+ * never parsed, whatever their Content-Type, so a hostile multipart GET costs nothing. The method
+ * is checked first, so the common GET never builds the lazy `headers` object here.
  */
 export function hasParsableBody(req: IncomingMessage): boolean {
-  const type = req.headers['content-type'];
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD':
+    case 'OPTIONS':
+    case 'TRACE':
+      return false;
+  }
+  const headers = req.headers;
+  const type = headers['content-type'];
   if (type === undefined) return false;
-  const length = req.headers['content-length'];
-  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined)
-    return false;
+  const length = headers['content-length'];
+  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return false;
   return JSON_TYPE.test(type) || FORM_TYPE.test(type) || MULTIPART_TYPE.test(type) || TEXT_TYPE.test(type);
 }
 
 /**
- * Reads and parses the body. Malformed input is a 400 and an oversized body
- * a 413, both as {@link HttpError}, so the normal error path answers them.
+ * The chain step that reads the body of a route's requests that carry one: composed after the
+ * global middleware (so an auth guard, CORS or the access log run before a byte of the body is
+ * read, and see a 400/413 from here as they see any handler error) and before group middleware
+ * and the handler (which then find the body parsed). Requests without a parsable body get a
+ * chain without this step, so they pay nothing for it.
  */
-export async function parseBody(req: IncomingMessage, limit: number): Promise<ParsedBody> {
+export const readBodyStep: Handler = async (r) => {
+  await r.parseBody();
+  await r.middleware.next();
+};
+
+/**
+ * @internal What `r.parseBody()` runs once: parses the body into `r.body`/`r.files` and resolves
+ * with it. A refusal rejects with the 400/413 {@link HttpError}; after a 413 the connection is
+ * closed, since the rest of the refused body may still be on its way and is not worth reading.
+ */
+export async function readRequestBody(r: Request): Promise<unknown> {
+  if (!hasParsableBody(r.raw)) return r.body;
+  try {
+    const parsed = await parseBody(r.raw, r.server);
+    r.body = parsed.body;
+    r.files = parsed.files;
+    return parsed.body;
+  } catch (e) {
+    const res = r.response.raw;
+    if (e instanceof HttpError && e.status === 413 && !res.headersSent) res.setHeader('Connection', 'close');
+    throw e;
+  }
+}
+
+/**
+ * Reads and parses the body. Malformed input is a 400 and an oversized body (or one with too
+ * many fields or files) a 413, both as {@link HttpError}, so the normal error path answers them;
+ * a client that leaves mid-body makes it reject too, so the request never hangs in flight.
+ */
+export async function parseBody(req: IncomingMessage, limits: BodyLimits): Promise<ParsedBody> {
+  const limit = limits.bodyLimit;
+  if (req.destroyed) throw clientGone();
+  if (req.readableEnded) {
+    throw new Error('sluice: the request body was already consumed from r.raw, so it cannot be parsed');
+  }
   const type = req.headers['content-type'] ?? '';
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > limit) throw tooLarge(limit);
-  if (MULTIPART_TYPE.test(type)) return parseMultipart(req, limit);
+  if (MULTIPART_TYPE.test(type)) return parseMultipart(req, limits);
   const raw = await readAll(req, limit);
   const text = raw.toString('utf8');
   if (JSON_TYPE.test(type)) {
     try {
       return { body: JSON.parse(text), files: [] };
     } catch (e) {
-      throw new HttpError(400, `Malformed JSON body: ${(e as Error).message}`, { cause: e });
+      throw new HttpError(400, `Malformed JSON body: ${describeJsonError(e as Error)}`, { cause: e });
     }
   }
-  if (FORM_TYPE.test(type)) return { body: { ...parseQueryString(text) }, files: [] };
+  if (FORM_TYPE.test(type)) return { body: parseForm(text, limits.bodyFieldLimit), files: [] };
   return { body: text, files: [] };
+}
+
+/**
+ * What JSON.parse said, without any excerpt of the input: V8 quotes the body in some messages
+ * (`Unexpected token '<', "{"a": <scri"... is not valid JSON`), and an error answer must not echo
+ * what the client sent. Messages without a quote are V8's own words and a position: kept.
+ */
+function describeJsonError(e: Error): string {
+  const message = e.message;
+  if (!message.includes('"')) return message;
+  return message.startsWith('Unexpected token') ? 'Unexpected token' : 'Not valid JSON';
+}
+
+/**
+ * A urlencoded body, every field of it: Node's `querystring` silently keeps only the first
+ * 1000, so a form past that lost fields without anyone knowing. Past the field limit the body is
+ * refused instead. Repeated names collect into an array by push (linear in the field count).
+ */
+function parseForm(text: string, maxFields: number): Record<string, string | string[]> {
+  // A Map, then fromEntries: assigning into `{}` would let a field named `__proto__` or
+  // `constructor` hit Object.prototype instead of being stored.
+  const fields = new Map<string, string | string[]>();
+  let count = 0;
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (++count > maxFields) throw tooMany('fields', maxFields);
+    addField(fields, name, value);
+  }
+  return Object.fromEntries(fields);
+}
+
+/**
+ * Adds one value under a name: a string for the first, an array from the second on. Each repeat
+ * pushes into the array it already has; copying it per repeat made 30,000 repeats quadratic.
+ */
+function addField(fields: Map<string, string | string[]>, name: string, value: string): void {
+  const prev = fields.get(name);
+  if (prev === undefined) fields.set(name, value);
+  else if (typeof prev === 'string') fields.set(name, [prev, value]);
+  else prev.push(value);
 }
 
 function tooLarge(limit: number): HttpError {
   return new HttpError(413, `Request body is larger than the limit of ${limit} bytes`);
 }
 
+function tooMany(what: 'fields' | 'files', limit: number): HttpError {
+  return new HttpError(413, `Request body has more than the limit of ${limit} ${what}`);
+}
+
+function clientGone(): HttpError {
+  return new HttpError(400, 'Request body incomplete: the client closed the connection');
+}
+
 function malformedMultipart(e: Error): HttpError {
-  return new HttpError(400, `Malformed multipart body: ${e.message}`, { cause: e });
+  // busboy quotes the client's Content-Type in this one message; the rest are its own words.
+  const message = e.message.startsWith('Unsupported content type') ? 'Unsupported content type' : e.message;
+  return new HttpError(400, `Malformed multipart body: ${message}`, { cause: e });
 }
 
 function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -108,53 +217,85 @@ function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
       cleanup();
       reject(new HttpError(400, 'Request body could not be read', { cause: err }));
     };
+    // Node emits 'error' on an aborted request only when someone listens, and not at all for
+    // some ways a socket dies (a request timeout): 'close' without 'end' is the signal that is
+    // always there. Without it the read would wait forever and hold up a graceful shutdown.
+    const onClose = () => {
+      cleanup();
+      reject(clientGone());
+    };
     const cleanup = () => {
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
+      req.off('close', onClose);
     };
     req.on('data', onData);
     req.on('end', onEnd);
     req.on('error', onError);
+    req.on('close', onClose);
   });
 }
 
-function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody> {
+function parseMultipart(req: IncomingMessage, limits: BodyLimits): Promise<ParsedBody> {
+  const limit = limits.bodyLimit;
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
-      bb = busboy({ headers: req.headers, limits: { fileSize: limit, fieldSize: limit } });
+      bb = busboy({
+        headers: req.headers,
+        limits: {
+          fileSize: limit,
+          fieldSize: limit,
+          fields: limits.bodyFieldLimit,
+          files: limits.bodyFileLimit,
+        },
+      });
     } catch (e) {
       reject(malformedMultipart(e as Error));
       return;
     }
-    // A Map, then fromEntries: assigning into `{}` would let a field named `__proto__` or
-    // `constructor` hit Object.prototype instead of being stored.
     const fields = new Map<string, string | string[]>();
     const files: UploadedFile[] = [];
-    let total = 0;
-    let failed = false;
+    let received = 0;
+    let settled = false;
     const fail = (err: HttpError) => {
-      if (failed) return;
-      failed = true;
+      if (settled) return;
+      settled = true;
+      cleanup();
       req.unpipe(bb);
-      req.resume();
+      // Keep draining a live request so the error answer can still be written on this socket.
+      if (!req.destroyed) req.resume();
       reject(err);
     };
+    // Every byte counts, boundaries and part headers too: counting only values let a stream of
+    // empty parts of any size through, each one held as an object.
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) fail(tooLarge(limit));
+    };
+    const onError = (e: Error) => fail(new HttpError(400, 'Request body could not be read', { cause: e }));
+    // See readAll: 'close' before the body was complete is a client gone, and busboy, fed by a
+    // pipe that only ends on 'end', would otherwise wait for the rest forever.
+    const onClose = () => {
+      if (!req.complete) fail(clientGone());
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
     bb.on('field', (name, value, info) => {
-      // The limit is in bytes; a field's length in UTF-16 units undercounts anything not ASCII.
-      total += Buffer.byteLength(value);
-      if (total > limit || info.valueTruncated) return fail(tooLarge(limit));
-      const prev = fields.get(name);
-      fields.set(name, prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]);
+      if (info.valueTruncated) return fail(tooLarge(limit));
+      addField(fields, name, value);
     });
     bb.on('file', (field, stream, info) => {
+      if (settled) {
+        stream.resume();
+        return;
+      }
       const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => {
-        total += chunk.length;
-        if (total > limit) return fail(tooLarge(limit));
-        chunks.push(chunk);
-      });
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', () => fail(tooLarge(limit)));
       // busboy destroys an unfinished file with the error ("Unexpected end of form") it also emits on
       // itself; with no listener here that error would be uncaught and take the whole process down.
@@ -164,14 +305,23 @@ function parseMultipart(req: IncomingMessage, limit: number): Promise<ParsedBody
           field,
           filename: info.filename ?? '',
           mimeType: info.mimeType,
-          data: Buffer.concat(chunks),
+          data: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
         });
       });
     });
+    bb.on('fieldsLimit', () => fail(tooMany('fields', limits.bodyFieldLimit)));
+    bb.on('filesLimit', () => fail(tooMany('files', limits.bodyFileLimit)));
     bb.on('error', (e: Error) => fail(malformedMultipart(e)));
     bb.on('close', () => {
-      if (!failed) resolve({ body: Object.fromEntries(fields), files });
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve({ body: Object.fromEntries(fields), files });
     });
+    // Registered before the pipe, so a chunk over the limit is refused before busboy parses it.
+    req.on('data', onData);
+    req.on('error', onError);
+    req.on('close', onClose);
     req.pipe(bb);
   });
 }

@@ -1,3 +1,4 @@
+import { NextCalledTwiceError } from '../errors.ts';
 import { pipeReturned } from '../sse/pipe-returned.ts';
 import type { Request } from './request.ts';
 
@@ -64,7 +65,23 @@ export function isExitSignal(value: unknown): boolean {
 export class Middleware {
   /** @internal */ readonly request: Request;
   /** @internal */ chain: readonly Handler[];
-  /** @internal */ index = -1;
+  /** @internal The position of the handler started last. */
+  index = -1;
+  /**
+   * @internal Whether the handler started last has returned. Only it may call next(): every
+   * handler before it already did. A next() after it returned is a second call from further out
+   * (after a guard declined or exited, say), and would run what that guard refused.
+   */
+  lastReturned = false;
+  /** @internal Handlers started and not finished: the chain is done only when none is left. */
+  open = 0;
+  /**
+   * The first position whose caller returned without awaiting it (`next()` not awaited): an
+   * error thrown there has no one to reach, so it is kept for {@link Middleware.run}.
+   */
+  private detachedAt = -1;
+  private orphanError: unknown = undefined;
+  private idle: (() => void) | undefined = undefined;
 
   constructor(request: Request, chain: readonly Handler[]) {
     this.request = request;
@@ -75,12 +92,41 @@ export class Middleware {
    * Runs the rest of the chain and resolves when it has finished. An
    * `exit()` in the next handler ends only that handler; an `exitAll()`
    * propagates so that the code after this `next()` does not run either.
+   * A second call from the same middleware throws {@link NextCalledTwiceError}:
+   * the rest of the chain runs once, and a guard further down that declined
+   * (or called `exit()`) cannot be walked past. Not awaiting it works too
+   * (the response ends when the handler does), but then code after it runs
+   * before the handler.
    */
-  async next(): Promise<void> {
+  next(): Promise<void> {
+    const done = this.step();
+    // Not awaited, a rejection would crash the process; run() reports the error instead.
+    done.catch(noop);
+    return done;
+  }
+
+  /**
+   * @internal Runs the whole chain and resolves once every handler in it has finished, also
+   * when a middleware called `next()` without awaiting it (GoFrame's `Next()` is synchronous,
+   * and the habit carries over): the response must not end while the handler still runs, and
+   * an error the handler threw must still be answered.
+   */
+  async run(): Promise<void> {
+    await this.step();
+    if (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (this.orphanError !== undefined) throw this.orphanError;
+  }
+
+  private async step(): Promise<void> {
+    if (this.lastReturned) throw new NextCalledTwiceError(this.index, this.chain.length);
     const r = this.request;
     const i = ++this.index;
     const fn = this.chain[i];
-    if (fn === undefined || r.isExitedAll()) return;
+    if (fn === undefined || r.isExitedAll()) {
+      this.lastReturned = true;
+      return;
+    }
+    this.open++;
     try {
       const out = fn(r);
       // Only a promise (or thenable) is awaited: a synchronous handler then costs no extra microtask turn.
@@ -92,10 +138,26 @@ export class Middleware {
         r.handlerResult = result;
         // Objects only: a string or undefined can never be a stream to pipe.
         if (typeof result === 'object' && result !== null) await pipeReturned(r, result);
+        // An event stream the handler opened stays open after it returns (see `Response.sse`): the
+        // middleware around it resumes when the stream ends, as if the handler had awaited it.
+        const es = r.response.eventStream;
+        if (es !== undefined && !es.isClosed) await es.closed;
       }
     } catch (e) {
+      if (i === this.detachedAt && (!(e instanceof ExitSignal) || e.all)) {
+        // Whoever called next() for this handler has returned already: no one else will see this.
+        this.orphanError ??= e;
+        return;
+      }
       if (!(e instanceof ExitSignal)) throw e;
       if (e.all) throw e;
+    } finally {
+      if (this.index === i) this.lastReturned = true;
+      // Returning while the handler after this one still runs: that one was not awaited.
+      else if (!this.lastReturned && this.detachedAt === -1) this.detachedAt = i + 1;
+      if (--this.open === 0) this.idle?.();
     }
   }
 }
+
+function noop(): void {}

@@ -1,9 +1,12 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Response } from '../response/response.ts';
 import type { Server } from '../server/server.ts';
-import type { UploadedFile } from './request-body.ts';
+import { readRequestBody, type UploadedFile } from './request-body.ts';
 import { type Context, createContext } from './request-context.ts';
+import { RequestCookie } from './request-cookie.ts';
 import { exitSignal, type Handler, Middleware } from './request-middleware.ts';
+import { pathOf } from './request-path.ts';
+import { type ProxyView, resolveProxy } from './request-proxy.ts';
 
 // No prototype, so r.get('toString') on a request without params finds nothing rather than Object's method.
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
@@ -25,9 +28,19 @@ const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze(Object.create(
 export class Request {
   /** The HTTP method, upper case. */
   readonly method: string;
-  /** The request target as sent: path and query. */
+  /**
+   * The request target in origin form: path and query (`/user/7?tab=1`). A target in absolute
+   * form (`GET http://host/user/7`, as sent to proxies) is reduced to its path and query here,
+   * as it is for routing; `r.raw.url` keeps it as sent.
+   */
   readonly url: string;
-  /** The path without the query string, still percent-encoded. */
+  /**
+   * The path exactly as the router matched it: no query, one trailing slash dropped, and
+   * percent-decoded except for reserved characters (`/%61dmin` is `/admin`; `%2F` stays `%2F`).
+   * Guard routes by binding them in a group with the guard as group middleware, not by testing
+   * this string: a group's middleware runs for every request its routes match, however the
+   * client spelled the path.
+   */
   readonly path: string;
   /** The Node request: the escape hatch, and the unread body for types sluice does not parse. */
   readonly raw: IncomingMessage;
@@ -42,24 +55,30 @@ export class Request {
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
   /** @internal */ files: UploadedFile[] = [];
-  /** @internal Why the body was refused (a 400 or 413 HttpError), thrown inside the global middleware. */
-  bodyError: unknown = undefined;
+  /** @internal The body read, once begun: every `parseBody()` call shares it. */
+  bodyRead: Promise<unknown> | undefined = undefined;
   /** @internal */ handlerResult: unknown = undefined;
   /** @internal */ exited = 0;
   /** @internal */ gone = false;
   /** @internal Whether the server tracks this request for client-gone and shutdown (see `watch`). */
   watched = false;
+  /** @internal Set by `accessLog()`: its line reports a 4xx, so the core does not warn about it too. */
+  accessLogged = false;
   private controller: AbortController | undefined = undefined;
   private context: Context | undefined = undefined;
 
-  constructor(server: Server, raw: IncomingMessage, res: ServerResponse, chain: readonly Handler[]) {
+  constructor(
+    server: Server,
+    raw: IncomingMessage,
+    res: ServerResponse,
+    chain: readonly Handler[],
+    url: string,
+  ) {
     this.server = server;
     this.raw = raw;
     this.method = raw.method ?? 'GET';
-    const url = raw.url ?? '/';
     this.url = url;
-    const q = url.indexOf('?');
-    this.path = q === -1 ? url : url.slice(0, q);
+    this.path = pathOf(url);
     this.response = new Response(this, res);
     this.middleware = new Middleware(this, chain);
   }
@@ -111,6 +130,55 @@ export class Request {
     return this.raw.headers;
   }
 
+  private cookies: RequestCookie | undefined = undefined;
+  private proxied: ProxyView | undefined = undefined;
+
+  /**
+   * The request's cookies and the response's `Set-Cookie`; see {@link RequestCookie}. Created,
+   * and the `Cookie` header parsed, on first use.
+   *
+   * @example
+   * ```ts
+   * const theme = r.cookie.get('theme') ?? 'light';
+   * r.cookie.set('seen', '1', { maxAge: 3600 });
+   * ```
+   */
+  get cookie(): RequestCookie {
+    this.cookies ??= new RequestCookie(this);
+    return this.cookies;
+  }
+
+  /**
+   * The client's IP address: the socket's peer, or, behind proxies trusted with
+   * `s.setTrustProxy()`, the first untrusted address of `X-Forwarded-For` (or `Forwarded`)
+   * walking from the server outwards. Never a value a client can forge past a trusted proxy.
+   *
+   * @example
+   * ```ts
+   * s.setTrustProxy('loopback');
+   * s.get('/', (r) => r.ip); // '203.0.113.7', not nginx's 127.0.0.1
+   * ```
+   */
+  get ip(): string {
+    this.proxied ??= resolveProxy(this);
+    return this.proxied.ip;
+  }
+
+  /** `'https'` when the connection is TLS, or a trusted proxy says the client used HTTPS; else `'http'`. */
+  get protocol(): 'http' | 'https' {
+    this.proxied ??= resolveProxy(this);
+    return this.proxied.protocol;
+  }
+
+  /**
+   * The host the client asked for, with its port if it gave one: the `Host` header, or a
+   * trusted proxy's `X-Forwarded-Host` (or `Forwarded: host=`); `undefined` when none was sent.
+   */
+  get host(): string | undefined {
+    this.proxied ??= resolveProxy(this);
+    return this.proxied.host;
+  }
+
   /** The context of this request, for code that takes a `ctx`; see {@link requestFromCtx}. */
   get ctx(): Context {
     this.context ??= createContext(this);
@@ -144,11 +212,37 @@ export class Request {
 
   /**
    * The parsed body: an object for JSON, urlencoded and multipart fields, a
-   * string for `text/plain`; `undefined` when there was none or its type is
-   * not one sluice parses (read `r.raw` then).
+   * string for `text/plain`; `undefined` when there was none, its type is not
+   * one sluice parses (read `r.raw` then), or it was not read yet. Route
+   * handlers and group middleware always find it read; global middleware
+   * (`s.use`) runs before it is, and calls {@link parseBody} when it needs it.
    */
   getBody<T = unknown>(): T {
     return this.body as T;
+  }
+
+  /**
+   * Reads and parses the body now, unless that was already done, and resolves
+   * with it (what `getBody()` returns from then on). sluice calls it after the
+   * global middleware of every route, so only global middleware that needs the
+   * body before that (to verify a signature, say) calls it itself. A refused
+   * body rejects with the {@link HttpError} that answers it (400 malformed,
+   * 413 over the server's limits), and rejects the same way on every call.
+   * GET, HEAD, OPTIONS and TRACE bodies are never parsed: it resolves
+   * `undefined` for them.
+   *
+   * @example
+   * ```ts
+   * s.use(async (r) => {
+   *   const body = await r.parseBody<{ token?: string }>();
+   *   if (body?.token !== expected) throw new HttpError(401);
+   *   await r.middleware.next();
+   * });
+   * ```
+   */
+  parseBody<T = unknown>(): Promise<T> {
+    this.bodyRead ??= readRequestBody(this);
+    return this.bodyRead as Promise<T>;
   }
 
   /** Files of a multipart body. */
@@ -189,7 +283,7 @@ export class Request {
     this.gone = true;
     this.goneBecause = reason;
     this.controller?.abort(this.goneReason());
-    this.response.eventStream?.requestGone();
+    this.response.requestGone(reason);
   }
 
   /** @internal Why `signal` aborted: the client left, or the server is stopping. */

@@ -1,12 +1,30 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http';
-import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
+import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { EventStream, type EventStreamOptions } from '../sse/event-stream.ts';
+import { type ServeFileOptions, serveFile, serveFileDownload } from './response-file.ts';
 import { sprintf, toText } from './response-format.ts';
 import { ResponseHeader } from './response-header.ts';
-import { carriesBody, writeChunk } from './response-writer.ts';
+import { carriesBody, DrainWait, FALSE, TRUE, writeChunk } from './response-writer.ts';
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Why a response ended, as the access log reports it: `complete` (the handler
+ * finished it and every byte went out), `client` (the connection closed
+ * first), `shutdown` (the server's shutdown stopped it), or `error` (the
+ * server cut it short after a handler error, or dropped a stream).
+ *
+ * @example
+ * ```ts
+ * s.use(accessLog({ format: (e) => (e.ended === 'error' ? `CUT ${e.path}` : formatEntry(e)) }));
+ * ```
+ */
+export type EndReason = 'complete' | 'client' | 'shutdown' | 'error';
+
+/** Content types that are streams by nature, whatever has been sent so far. */
+const STREAM_TYPES =
+  /^(?:text\/event-stream|application\/x-ndjson|application\/octet-stream|multipart\/x-mixed-replace)\b/i;
 
 /**
  * Percent-encodes what is not ASCII in a URL, leaving existing escapes alone: Node refuses a header
@@ -50,7 +68,20 @@ export class Response {
   /** @internal */ committed = false;
   /** @internal The SSE stream opened by `sse()`, so an error after it began can be reported in-band. */
   eventStream: EventStream | undefined = undefined;
+  /**
+   * @internal Why the server ended or stopped the response, recorded once by whoever decided it:
+   * the first cause is the true one (a cut after an error closes the socket, which would otherwise
+   * read as the client leaving). Unset when the socket's state tells: see {@link endedBecause}.
+   */
+  endReason: EndReason | undefined = undefined;
+  /**
+   * @internal A file `serveFile()` is still sending: the end of the handler chain waits for it,
+   * so a `serveFile()` that was not awaited still owns the response until the file is out.
+   */
+  filePending: Promise<void> | undefined = undefined;
   private headerView: ResponseHeader | undefined = undefined;
+  private drainWait: DrainWait | undefined = undefined;
+  private writesStopped = false;
 
   constructor(request: Request, raw: ServerResponse) {
     this.request = request;
@@ -89,8 +120,34 @@ export class Response {
     return this.committed || this.raw.headersSent;
   }
 
-  /** Appends values to the buffer: strings as they are, bytes raw, objects as JSON. */
+  /**
+   * Whether this response streams: committed (by `flush()`, `sse()`, a
+   * returned stream or the raw writer), or typed as a stream
+   * (`text/event-stream`, NDJSON, octet-stream, multipart/x-mixed-replace)
+   * before its first byte. Middleware that post-processes whole bodies (an
+   * envelope, an ETag) must leave such a response alone.
+   *
+   * @example
+   * ```ts
+   * s.use(async (r) => {
+   *   await r.middleware.next();
+   *   if (!r.response.isStreaming()) r.response.header.set('ETag', etagOf(r.response.bufferString()));
+   * });
+   * ```
+   */
+  isStreaming(): boolean {
+    if (this.isCommitted()) return true;
+    const type = this.raw.getHeader('content-type');
+    return typeof type === 'string' && STREAM_TYPES.test(type);
+  }
+
+  /**
+   * Appends values to the buffer: strings as they are, bytes raw, objects as
+   * JSON. After `sse()` it throws {@link RawWriteAfterSseError}, as every
+   * buffer write does: those bytes would reach the event stream unframed.
+   */
   write(...values: unknown[]): void {
+    if (this.eventStream !== undefined) throw new RawWriteAfterSseError('write()');
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (typeof v === 'string') this.chunks.push(v);
@@ -107,16 +164,19 @@ export class Response {
 
   /** Appends printf-style formatted text (`%s %d %v %j %f ...`, see {@link sprintf}). */
   writef(format: string, ...args: unknown[]): void {
+    if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writef()');
     this.chunks.push(sprintf(format, ...args));
   }
 
   /** Like `writef`, then a newline. */
   writefln(format: string, ...args: unknown[]): void {
+    if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writefln()');
     this.chunks.push(`${sprintf(format, ...args)}\n`);
   }
 
   /** Writes a value as JSON and sets `Content-Type: application/json` unless a type was already chosen. */
   writeJson(value: unknown): void {
+    if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writeJson()');
     if (!this.isCommitted() && !this.raw.hasHeader('content-type')) {
       this.raw.setHeader('Content-Type', 'application/json; charset=utf-8');
     }
@@ -125,6 +185,7 @@ export class Response {
 
   /** Replaces whatever is buffered with these values. */
   writeOver(...values: unknown[]): void {
+    if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writeOver()');
     this.chunks.length = 0;
     this.write(...values);
   }
@@ -150,18 +211,24 @@ export class Response {
   }
 
   /**
-   * Redirects: sets `Location` and the status (302 unless given). Characters
-   * beyond ASCII are percent-encoded as UTF-8, as a browser would put them in
-   * the address bar; control characters (CR and LF above all, which would
-   * inject headers) are refused.
+   * Redirects and ends the current handler, as GoFrame's `RedirectTo`: sets
+   * `Location` and the status (302 unless given), then exits like
+   * `r.exit()`, so a guard that redirects does not go on to call `next()`
+   * and let the protected handler run. Characters beyond ASCII are
+   * percent-encoded as UTF-8, as a browser would put them in the address bar;
+   * control characters (CR and LF above all, which would inject headers) are
+   * refused.
    *
    * @example
    * ```ts
-   * r.response.redirectTo('/login?next=' + encodeURIComponent(r.url));
+   * s.use(async (r) => {
+   *   if (!loggedIn(r)) r.response.redirectTo('/login?next=' + encodeURIComponent(r.url)); // exits here
+   *   await r.middleware.next();
+   * });
    * r.response.redirectTo('https://example.com/', 301);
    * ```
    */
-  redirectTo(location: string, code = 302): void {
+  redirectTo(location: string, code = 302): never {
     if (typeof location !== 'string' || location.length === 0) {
       throw new InvalidArgumentError('location', 'must be a non-empty URL', location);
     }
@@ -178,6 +245,7 @@ export class Response {
     const target = encodeNonAscii(location);
     this.status = code;
     this.raw.setHeader('Location', target);
+    return this.request.exit();
   }
 
   /** The buffered, not yet sent, content as a string. */
@@ -207,18 +275,117 @@ export class Response {
    * writes the buffer now, chunked. Resolves `true` once the socket accepted
    * the bytes — after a `drain` when the socket was full, which is what keeps
    * a fast producer from filling memory for a slow client. Resolves `false`,
-   * and never throws, when the client is gone: the same rule as every other
-   * streaming write in sluice (`es.send()` too).
+   * and never throws, when the producer should stop: the client is gone, or
+   * the server is shutting down (a write waiting on a client that stopped
+   * reading is released then too) — the same rule as every other streaming
+   * write in sluice (`es.send()` too). A response that carries no body (HEAD,
+   * 204, 304) gets its head at the first flush, is ended there, and resolves
+   * `false`: the client has all it will ever get.
    */
   flush(): Promise<boolean> {
+    const raw = this.raw;
+    // A flushed response is a stream: from now on a shutdown or a client leaving must reach it.
+    if (!this.committed) this.request.watch();
     this.commit();
     const body = this.takeChunks();
+    if (!carriesBody(raw)) {
+      // Node ignores body writes here and so would send no head until the handler returns.
+      if (!raw.writableEnded && !raw.destroyed) raw.end();
+      return FALSE;
+    }
     if (body.length === 0) {
-      if (this.raw.destroyed) return Promise.resolve(false);
-      if (!this.raw.headersSent) this.raw.flushHeaders();
-      return Promise.resolve(true);
+      if (raw.destroyed || raw.writableEnded) return FALSE;
+      if (!raw.headersSent) raw.flushHeaders();
+      return this.stopped ? FALSE : TRUE;
     }
     return writeChunk(this, body);
+  }
+
+  /** @internal Whether a producer should stop: the client left, or the server is stopping the stream. */
+  get stopped(): boolean {
+    return this.writesStopped || this.request.gone;
+  }
+
+  /**
+   * @internal Resolves `true` when the socket has room again, `false` once
+   * writing is over: the client left, the stream was ended, or the server is
+   * stopping. Concurrent waiters share one wait.
+   */
+  drained(): Promise<boolean> {
+    const raw = this.raw;
+    if (raw.destroyed || raw.writableEnded || this.stopped) return FALSE;
+    if (!raw.writableNeedDrain) return TRUE;
+    if (this.drainWait === undefined || this.drainWait.settled) {
+      // Only a blocked writer gets here: now a shutdown must be able to reach it, so it is watched.
+      this.request.watch();
+      if (this.stopped) return FALSE;
+      this.drainWait = new DrainWait(raw);
+    }
+    return this.drainWait.promise;
+  }
+
+  /**
+   * @internal The server ended or stopped this response (`es.close()`, a
+   * shutdown, a cut after an error): records why (the first reason stands)
+   * and releases every write waiting for a `drain` that may never come.
+   */
+  stopWrites(reason: EndReason | undefined): void {
+    if (reason !== undefined) this.endReason ??= reason;
+    this.writesStopped = true;
+    const wait = this.drainWait;
+    this.drainWait = undefined;
+    wait?.settle(false);
+  }
+
+  /** @internal The request is gone (the client left, or the server is stopping): stop the writers. */
+  requestGone(reason: 'client' | 'shutdown'): void {
+    this.stopWrites(reason);
+    this.eventStream?.requestGone();
+  }
+
+  /**
+   * @internal Why the response ended, for the access log: the reason the
+   * server recorded, else what the socket shows (finished: `complete`;
+   * closed under us: the client left, or the shutdown cut it).
+   */
+  endedBecause(): EndReason {
+    if (this.endReason !== undefined) return this.endReason;
+    if (this.raw.writableFinished) return 'complete';
+    return this.request.server.stopping ? 'shutdown' : 'client';
+  }
+
+  /**
+   * Sends a file as the whole response, as GoFrame's `ServeFile`: its MIME type and length,
+   * `ETag`/`Last-Modified` with 304 answers, `Range` with 206/416, streamed with backpressure.
+   * Resolves once the response has ended; await or return it. A missing file rejects with a
+   * 404 {@link HttpError} before anything is sent, so error handling stays the handler's.
+   * With `options.root` the path may come from the request (traversal is refused); without it,
+   * the path is the server's own.
+   *
+   * @example
+   * ```ts
+   * s.get('/report', (r) => r.response.serveFile('./var/report.csv'));
+   * s.get('/docs/{name}', (r) => r.response.serveFile(r.params.name!, { root: './docs' }));
+   * ```
+   */
+  serveFile(path: string, options?: ServeFileOptions): Promise<void> {
+    return serveFile(this, path, options);
+  }
+
+  /**
+   * Like {@link serveFile}, as an attachment the browser saves under `name` (default: the
+   * file's own name), as GoFrame's `ServeFileDownload`. Any name is safe: it is sent as an
+   * RFC 6266 `filename*` with an ASCII fallback.
+   *
+   * @example
+   * ```ts
+   * s.get('/invoice/{id}', (r) =>
+   *   r.response.serveFileDownload(`${r.params.id}.pdf`, `Rechnung ${r.params.id}.pdf`, { root: './invoices' }),
+   * );
+   * ```
+   */
+  serveFileDownload(path: string, name?: string, options?: ServeFileOptions): Promise<void> {
+    return serveFileDownload(this, path, name, options);
   }
 
   /**
@@ -234,11 +401,24 @@ export class Response {
    * `text/event-stream` and returns the stream. Framing is done by sluice,
    * so no data can break an event or inject a field.
    *
+   * The stream lives until `es.close()`, the client leaving, or the server's
+   * shutdown — not until the handler returns, so a handler may hand the
+   * stream to a timer or a channel and return (as better-sse sessions and
+   * Fastify's `keepAlive()` do). Until it ends the request counts as in
+   * flight: the access log line and the code after `next()` in middleware
+   * come at its end, and a shutdown closes it. `await es.closed` keeps the
+   * handler itself running until then, for code that cleans up. (A response
+   * streamed with `flush()` is different: it is the handler's buffer, and ends
+   * when the handler returns.)
+   *
    * @example
    * ```ts
-   * const es = r.response.sse();
-   * await es.send({ event: 'hello', data: { at: Date.now() } });
-   * await es.closed; // keeps the response open until the client leaves
+   * s.get('/clock', (r) => {
+   *   const es = r.response.sse();
+   *   const t = setInterval(() => es.send({ data: new Date().toISOString() }), 1000);
+   *   es.signal.addEventListener('abort', () => clearInterval(t)); // the stream ended
+   * });
+   * s.get('/feed', (r) => { feed.subscribe(r.response.sse()); }); // stays open, no await needed
    * ```
    */
   sse(options?: EventStreamOptions): EventStream {
@@ -249,6 +429,8 @@ export class Response {
       );
     }
     if (this.isCommitted()) throw new ResponseCommittedError('start an SSE stream');
+    // Sent at the end of the chain, they would land on the stream unframed.
+    if (this.chunks.length > 0) throw new RawWriteAfterSseError('sse()', this.bufferLength());
     const es = new EventStream(this, options);
     this.eventStream = es;
     return es;

@@ -1,6 +1,8 @@
 import FindMyWay from 'find-my-way';
 import { InvalidArgumentError } from '../errors.ts';
+import { readBodyStep } from '../request/request-body.ts';
 import type { Handler } from '../request/request-middleware.ts';
+import { GroupFallbacks } from './route-fallback.ts';
 import { joinPaths, METHODS, type Method, parsePattern } from './route-pattern.ts';
 
 /** What the route table stores for one bound route. */
@@ -12,6 +14,37 @@ export interface Route {
   readonly wildcardName: string | undefined;
   /** Global middleware + group middleware + handler, composed once (again only when middleware is added). */
   chain: readonly Handler[];
+  /**
+   * The same with the body read between the global and the group middleware, for requests that
+   * carry a body sluice parses. Two chains rather than a step that checks: a request without a
+   * body, the common case, then costs no extra step at all.
+   */
+  bodyChain: readonly Handler[];
+  /** The methods it was bound for, as written (`ALL` expanded; not the HEAD a GET answers too). */
+  readonly methods: readonly string[];
+  /** What a {@link BindableRoute} carried (sluice/schema's definition), for `sluice/openapi` to walk. */
+  readonly meta: unknown;
+}
+
+/**
+ * The key under which a route definition tells {@link RouteGroup.bind} how to bind it. The core
+ * only knows this shape; `defineRoute` in `sluice/schema` makes such objects, and nothing in the
+ * core imports that module.
+ */
+export const routeBinding: unique symbol = Symbol('sluice.routeBinding');
+
+/**
+ * What `g.bind(controller)` binds: an object with a `routeBinding` entry, as made by
+ * `defineRoute` in `sluice/schema`.
+ *
+ * @example
+ * ```ts
+ * const ping: BindableRoute = { [routeBinding]: { pattern: 'GET:/ping', handler: () => 'pong' } };
+ * s.bind({ ping });
+ * ```
+ */
+export interface BindableRoute {
+  readonly [routeBinding]: { readonly pattern: string; readonly handler: Handler; readonly meta?: unknown };
 }
 
 /** A match: the route, its decoded path params and the parsed query. */
@@ -43,9 +76,28 @@ export class Router {
   /** Paths whose HEAD route was added for a GET route, so an explicit HEAD may replace it. */
   private readonly implicitHead = new Set<string>();
   private globalMiddleware: Handler[] = [];
+  /** The chains of misses under a group's prefix; see {@link GroupFallbacks}. */
+  private readonly fallbacks = new GroupFallbacks();
+  /** What answers a miss: the server's not-found handler. */
+  private readonly terminal: Handler;
+  /**
+   * @internal Set for the named singleton `server()` returns, so a second binding can say why a
+   * route is already there: the same server came back, routes and all.
+   */
+  shared = false;
+
+  constructor(terminal: Handler = noop) {
+    this.terminal = terminal;
+  }
 
   /** Binds a handler; `groups` carries the middleware of enclosing groups. */
-  add(pattern: string, handler: Handler, groups: readonly RouteGroup[] = [], prefix = ''): void {
+  add(
+    pattern: string,
+    handler: Handler,
+    groups: readonly RouteGroup[] = [],
+    prefix = '',
+    meta: unknown = undefined,
+  ): void {
     if (typeof handler !== 'function') {
       throw new InvalidArgumentError('handler', 'must be a function (r) => ...', handler);
     }
@@ -56,8 +108,11 @@ export class Router {
       groups,
       wildcardName: parsed.wildcardName,
       chain: [],
+      bodyChain: [],
+      methods: parsed.methods,
+      meta,
     };
-    route.chain = this.compose(route);
+    this.composeInto(route);
     const methods: Method[] = [...parsed.methods];
     // Every conflict is found before anything is registered, so a refused call leaves the table as it was.
     for (const m of methods) {
@@ -66,7 +121,7 @@ export class Router {
       if (m === 'HEAD' && this.implicitHead.has(parsed.path)) continue;
       throw new InvalidArgumentError(
         'pattern',
-        `a route for ${m} ${route.pattern} is already bound`,
+        `a route for ${m} ${route.pattern} is already bound${this.shared ? SHARED_HINT : ''}`,
         pattern,
       );
     }
@@ -84,6 +139,11 @@ export class Router {
     this.routes.push(route);
   }
 
+  /** The bound routes in the order they were bound, for `sluice/openapi` to describe. */
+  list(): readonly Route[] {
+    return this.routes;
+  }
+
   /** Appends global middleware and recomposes every route's chain. */
   addGlobalMiddleware(middleware: readonly Handler[]): void {
     this.globalMiddleware.push(...middleware);
@@ -92,7 +152,19 @@ export class Router {
 
   /** Recomposes every chain; called when middleware is added after routes were bound. */
   recompose(): void {
-    for (const route of this.routes) route.chain = this.compose(route);
+    for (const route of this.routes) this.composeInto(route);
+    this.fallbacks.compose(this.globalMiddleware, this.terminal);
+  }
+
+  /** Registers a group, so a miss under its prefix runs its middleware (see {@link GroupFallbacks}). */
+  addGroup(group: RouteGroup): void {
+    this.fallbacks.add(group);
+    this.fallbacks.compose(this.globalMiddleware, this.terminal);
+  }
+
+  /** The chain of a request that matched no route: its group's, or `undefined` for the server's own. */
+  missChain(url: string): readonly Handler[] | undefined {
+    return this.fallbacks.find(url);
   }
 
   /** The chain for requests that match no route, so global middleware (CORS, logs) still sees them. */
@@ -126,15 +198,21 @@ export class Router {
     return { kind: 'not-found' };
   }
 
-  private compose(route: Route): readonly Handler[] {
-    const chain: Handler[] = [...this.globalMiddleware];
-    for (const g of route.groups) chain.push(...g.middlewares);
-    chain.push(route.handler);
-    return chain;
+  private composeInto(route: Route): void {
+    const rest: Handler[] = [];
+    for (const g of route.groups) rest.push(...g.middlewares);
+    rest.push(route.handler);
+    route.chain = [...this.globalMiddleware, ...rest];
+    // After the global middleware: a guard there refuses an upload before it is read, and the
+    // access log times it. Before the group middleware: that and the handler find it parsed.
+    route.bodyChain = [...this.globalMiddleware, readBodyStep, ...rest];
   }
 }
 
 function noop(): void {}
+
+const SHARED_HINT =
+  '; server() returns the same named server on every call — use createServer() for a fresh one (tests, buildApp())';
 
 /**
  * A group of routes under a common prefix with their own middleware, as
@@ -177,6 +255,44 @@ export class RouteGroup {
     return this;
   }
 
+  /**
+   * Binds every route definition found on a controller: an object, or a class instance, whose
+   * properties are routes made by `defineRoute` (`sluice/schema`), as GoFrame's `group.Bind`.
+   * Other properties (a database handle on a class) are skipped; a controller without a single
+   * route is a mistake and throws. Each route's own path is bound under the group's prefix.
+   *
+   * @example
+   * ```ts
+   * const users = { list: defineRoute({ method: 'GET', path: '/users', handler: () => [] }) };
+   * s.group('/api', (g) => g.bind(users)); // GET /api/users
+   * ```
+   */
+  bind(controller: object): this {
+    if (typeof controller !== 'object' || controller === null) {
+      throw new InvalidArgumentError(
+        'controller',
+        'must be an object whose properties are routes from defineRoute()',
+        controller,
+      );
+    }
+    const found: BindableRoute[typeof routeBinding][] = [];
+    for (const key of Object.keys(controller)) {
+      const value = (controller as Record<string, unknown>)[key];
+      if (typeof value === 'object' && value !== null && routeBinding in value) {
+        found.push((value as BindableRoute)[routeBinding]);
+      }
+    }
+    if (found.length === 0) {
+      throw new InvalidArgumentError(
+        'controller',
+        'must have at least one property that is a route from defineRoute()',
+        controller,
+      );
+    }
+    for (const b of found) this.router.add(b.pattern, b.handler, this.ancestry, this.prefix, b.meta);
+    return this;
+  }
+
   /** Binds a GET handler (HEAD is answered too). */
   get(path: string, handler: Handler): this {
     return this.bindHandler(`GET:${path}`, handler);
@@ -212,7 +328,9 @@ export class RouteGroup {
     if (typeof fn !== 'function') {
       throw new InvalidArgumentError('fn', 'must be a function (g) => { ... } that binds the routes', fn);
     }
-    fn(new RouteGroup(this.router, joinPrefix(this.prefix, prefix), this.ancestry));
+    const child = new RouteGroup(this.router, joinPrefix(this.prefix, prefix), this.ancestry);
+    this.router.addGroup(child);
+    fn(child);
     return this;
   }
 }

@@ -1,14 +1,19 @@
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
-import { HttpError } from '../errors.ts';
+import type { Socket } from 'node:net';
+import { HttpError, UnsupportedReturnValueError } from '../errors.ts';
 import { Request } from '../request/request.ts';
-import { hasParsableBody, parseBody } from '../request/request-body.ts';
+import { hasParsableBody } from '../request/request-body.ts';
 import { runWithRequest } from '../request/request-context.ts';
 import { type Handler, isExitSignal } from '../request/request-middleware.ts';
+import { originForm } from '../request/request-path.ts';
 import type { Response } from '../response/response.ts';
 import type { Server } from './server.ts';
+import { describeThrown } from './server-logger.ts';
 
 /** The terminal handler of unmatched requests: 404, 405 with `Allow`, or 400 for a malformed URL. */
 export const notFound: Handler = (r) => {
+  // Only a target that originForm() could not reduce is left without its leading '/'.
+  if (r.url.charCodeAt(0) !== 47 && r.url !== '*') throw new HttpError(400, 'Malformed request target');
   const miss = r.server.router.find(r.method, r.url);
   if ('route' in miss) throw new HttpError(404);
   if (miss.kind === 'method-not-allowed') {
@@ -20,57 +25,51 @@ export const notFound: Handler = (r) => {
 };
 
 /**
- * The terminal handler of a request whose body was refused (malformed, too large): the parse
- * error is thrown inside the global middleware, so CORS, access logs and envelopes see it as
- * they see a 404, while group middleware and the route handler never run.
- */
-export const refuseBody: Handler = (r) => {
-  throw r.bodyError;
-};
-
-/**
  * Turns one node `request` event into a Request, runs its chain and ends the
  * response. Written to be cheap: one Request, one Response and one Middleware
  * cursor per request; listeners for a client leaving are added only when
  * something can react to it (see `Request.watch`).
  */
 export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResponse): void {
-  const match = ctx.router.find(req.method ?? 'GET', req.url ?? '/');
+  const target = req.url ?? '/';
+  // The router and r.path read the same string, so a guard on r.path sees what was routed.
+  const url = originForm(target) ?? target;
+  const match = ctx.router.find(req.method ?? 'GET', url);
   const found = 'route' in match;
-  const r = new Request(ctx, req, res, found ? match.route.chain : ctx.notFoundChain);
+  // A request with a body takes the chain that reads it after the global middleware.
+  const chain = found
+    ? hasParsableBody(req)
+      ? match.route.bodyChain
+      : match.route.chain
+    : (ctx.router.missChain(url) ?? ctx.notFoundChain);
+  const r = new Request(ctx, req, res, chain, url);
   if (found) {
     r.params = match.params;
     r.query = match.query;
   }
   ctx.active++;
   if (ctx.stopping) res.setHeader('Connection', 'close');
-  const running = ctx.tracksCurrentRequest ? runWithRequest(r, () => run(ctx, r, found)) : run(ctx, r, found);
+  const running = ctx.tracksCurrentRequest ? runWithRequest(r, () => run(ctx, r)) : run(ctx, r);
   running.catch((e: unknown) => {
     ctx.logger.error('sluice: failed to end a response', e);
     res.destroy();
   });
 }
 
-async function run(ctx: Server, r: Request, found: boolean): Promise<void> {
+async function run(ctx: Server, r: Request): Promise<void> {
   try {
-    if (found && hasParsableBody(r.raw)) {
-      try {
-        const parsed = await parseBody(r.raw, ctx.bodyLimit);
-        r.body = parsed.body;
-        r.files = parsed.files;
-      } catch (e) {
-        r.bodyError = e;
-        r.middleware.chain = ctx.bodyErrorChain;
-        // The rest of a refused body may still be on its way; closing spares reading it, whoever answers.
-        if (e instanceof HttpError && e.status === 413) r.response.raw.setHeader('Connection', 'close');
-      }
-    }
-    await r.middleware.next();
+    await r.middleware.run();
+    // A serveFile() the handler did not await still owns the response: end it only once sent.
+    if (r.response.filePending !== undefined) await r.response.filePending;
     writeReturnValue(r);
   } catch (e) {
     if (!isExitSignal(e)) reportError(r, e);
   }
   try {
+    // An event stream outlives the handler that opened it: it ends with es.close(), the client
+    // leaving or a shutdown. Until then the request counts as running, so a shutdown waits for it.
+    const es = r.response.eventStream;
+    if (es !== undefined && !es.isClosed) await es.closed;
     r.response.finish();
   } finally {
     ctx.active--;
@@ -79,16 +78,92 @@ async function run(ctx: Server, r: Request, found: boolean): Promise<void> {
 
 /**
  * A handler may return its answer instead of writing it (as in Hono or
- * Fastify): text and bytes as they are, anything else as JSON. Only when
- * nothing else answered: no envelope middleware wrote, nothing is buffered,
- * the response is not committed and the handler did not exit.
+ * Fastify): text and bytes as they are; plain objects, arrays, numbers,
+ * booleans, `null` and anything with `toJSON()` (a `Date`) as JSON. Streams,
+ * Blobs and Fetch `Response`s were sent already (see `pipeReturned`). What
+ * JSON would silently send as `{}` is an error instead. Only when nothing else
+ * answered: no envelope middleware wrote, nothing is buffered, the response is
+ * not committed and the handler did not exit.
  */
 function writeReturnValue(r: Request): void {
   const value = r.handlerResult;
   const res = r.response;
   if (value === undefined || r.isExited() || res.isCommitted() || res.chunks.length > 0) return;
   if (typeof value === 'string' || value instanceof Uint8Array) res.write(value);
-  else res.writeJson(value);
+  else if (value instanceof ArrayBuffer) res.write(Buffer.from(value));
+  else {
+    const unsupported = unsupportedReturn(value);
+    if (unsupported !== undefined) throw unsupported;
+    res.writeJson(value);
+  }
+}
+
+/**
+ * Why a returned value cannot be sent as JSON, or `undefined` when it can. Only the top level is
+ * looked at: a plain object, the common case, costs one prototype check; walking nested values
+ * would cost every JSON response a second traversal.
+ *
+ * @example
+ * ```ts
+ * unsupportedReturn(new Map()); // UnsupportedReturnValueError: ...a Map, which JSON sends as {}...
+ * unsupportedReturn({ a: 1 });  // undefined
+ * ```
+ */
+export function unsupportedReturn(value: unknown): UnsupportedReturnValueError | undefined {
+  switch (typeof value) {
+    case 'object':
+      break;
+    case 'function':
+      return new UnsupportedReturnValueError(
+        'function',
+        'a function, which JSON sends as nothing',
+        'call it and return its result',
+      );
+    case 'symbol':
+      return new UnsupportedReturnValueError(
+        'symbol',
+        'a symbol, which JSON cannot encode',
+        'return a string',
+      );
+    case 'bigint':
+      return new UnsupportedReturnValueError(
+        'bigint',
+        'a bigint, which JSON cannot encode',
+        'return it as a string (value.toString()) or a number',
+      );
+    default:
+      return undefined;
+  }
+  if (value === null || Array.isArray(value)) return undefined;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return undefined;
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined;
+  if (value instanceof Map) {
+    return new UnsupportedReturnValueError(
+      'Map',
+      'a Map, which JSON sends as {}',
+      'return Object.fromEntries(map) or [...map]',
+    );
+  }
+  if (value instanceof Set) {
+    return new UnsupportedReturnValueError('Set', 'a Set, which JSON sends as {}', 'return [...set]');
+  }
+  if (value instanceof Error) {
+    return new UnsupportedReturnValueError(
+      'Error',
+      `an Error (${value.message}), which JSON sends as {}`,
+      'throw it instead, so it becomes an error response',
+    );
+  }
+  // A class instance is JSON's own enumerable properties: with none, it would arrive as {}.
+  if (Object.keys(value).length > 0) return undefined;
+  const ctor: unknown = proto?.constructor;
+  const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : 'object';
+  return new UnsupportedReturnValueError(
+    name,
+    `a ${name} with no enumerable properties and no toJSON(), which JSON sends as {}`,
+    'return a plain object, or give the class a toJSON() method',
+  );
 }
 
 /**
@@ -116,26 +191,57 @@ export function reportError(r: Request, e: unknown): void {
   logRequestError(r, status, e);
   const res = r.response;
   if (!res.isCommitted()) {
-    answerError(res, status, TEXT, publicMessage(e, status));
+    // Data for the client (the problems of a failed input check, say) needs a shape a program can
+    // read: the envelope's, so a client parses errors alike with or without handlerResponse.
+    if (e instanceof HttpError && e.expose && e.data !== undefined)
+      answerError(res, status, JSON_TYPE, errorJson(e, status));
+    else answerError(res, status, TEXT, publicMessage(e, status));
     // The client may still be sending a body we refused; closing avoids reading it all.
     if (status === 413) res.raw.setHeader('Connection', 'close');
     return;
   }
   if (res.eventStream !== undefined && !res.eventStream.isClosed) res.eventStream.fail(e);
-  else abortStream(res.raw);
+  else {
+    // Said first: the socket closing next would otherwise read as the client leaving.
+    res.stopWrites('error');
+    abortStream(res.raw);
+  }
 }
 
 /**
- * Cuts a committed stream short: no last chunk, the connection closed, so the
- * client sees a truncated body, not a complete one. Node corks the socket for
- * the rest of the tick on every response write, and destroying it corked
- * would drop what the handler wrote just before it threw: uncork first so
- * those bytes still go out ahead of the close.
+ * Cuts a committed stream short: no last chunk, so the client sees a
+ * truncated body, not a complete one — but only after every byte the handler
+ * wrote before it threw, since those were handed to Node already.
+ *
+ * Destroying the response would lose them: Node corks the response for the
+ * rest of the tick on every write, and Node 24 keeps that tick's chunks in
+ * the response itself (not the socket) until it uncorks, then `destroy()`
+ * drops them; on any version a destroyed socket drops what the kernel has not
+ * taken yet. So: uncork the response (Node 24's buffer) and the socket (Node
+ * 20 and 22 cork only the socket), then half-close: the FIN follows the data,
+ * and the client, reading EOF before the last chunk, closes its side. A later
+ * `res.end()` writes nothing, for the socket is no longer writable.
+ *
+ * A client that neither reads nor closes would hold the socket half-open for
+ * good, hence the cut after a grace period.
  */
 function abortStream(raw: ServerResponse): void {
   const socket = raw.socket;
-  if (socket != null && !socket.destroyed) while (socket.writableCorked > 0) socket.uncork();
-  raw.destroy();
+  if (socket == null || socket.destroyed || !socket.writable) {
+    raw.destroy();
+    return;
+  }
+  while (raw.writableCorked > 0) raw.uncork();
+  while (socket.writableCorked > 0) socket.uncork();
+  socket.end();
+  setTimeout(cutSocket, ABORT_GRACE_MS, socket).unref();
+}
+
+/** How long an aborted stream's client may take to read what it was sent and close. */
+const ABORT_GRACE_MS = 10_000;
+
+function cutSocket(socket: Socket): void {
+  socket.destroy();
 }
 
 /**
@@ -147,6 +253,13 @@ export function isGoneAbort(r: Request, e: unknown): boolean {
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** `{ code, message, data }` of an exposed HttpError that carries data: the envelope's shape. */
+function errorJson(e: HttpError, status: number): string {
+  const code = typeof e.code === 'number' ? e.code : status;
+  return JSON.stringify({ code, message: publicMessage(e, status), data: e.data });
+}
 
 /** The status an error answers with: its own for an HttpError, 500 for anything else. */
 export function statusOf(e: unknown): number {
@@ -155,7 +268,14 @@ export function statusOf(e: unknown): number {
 
 /** What the client may read of an error: its message when exposed, else only the status text. */
 export function publicMessage(e: unknown, status: number): string {
-  return e instanceof HttpError && e.expose ? e.message : (STATUS_CODES[status] ?? 'Error');
+  const fallback = STATUS_CODES[status] ?? 'Error';
+  if (!(e instanceof HttpError && e.expose)) return fallback;
+  // A subclass may compute its message; one that throws must not take the error answer with it.
+  try {
+    return String(e.message);
+  } catch {
+    return fallback;
+  }
 }
 
 /**
@@ -169,13 +289,19 @@ export function answerError(res: Response, status: number, contentType: string, 
   res.raw.removeHeader('Content-Encoding');
   res.raw.statusCode = status;
   res.raw.setHeader('Content-Type', contentType);
+  // An error message may quote what the client sent (a header, a field name): a browser must
+  // render it as the declared text or JSON, never sniff it into HTML or script.
+  res.raw.setHeader('X-Content-Type-Options', 'nosniff');
   res.write(body);
 }
 
-/** Logs an error that ended a request: 5xx as errors with the stack, 4xx as one warning line. */
+/**
+ * Logs an error that ended a request: 5xx as errors with the stack, 4xx as one warning line —
+ * unless an access log is installed for the request: its line already says `404`, and a client's
+ * mistake should cost one line, not two.
+ */
 export function logRequestError(r: Request, status: number, e: unknown): void {
   const logger = r.server.logger;
   if (status >= 500) logger.error(`sluice: ${r.method} ${r.path} failed`, e);
-  else
-    logger.warn(`sluice: ${r.method} ${r.path} -> ${status}: ${e instanceof Error ? e.message : String(e)}`);
+  else if (!r.accessLogged) logger.warn(`sluice: ${r.method} ${r.path} -> ${status}: ${describeThrown(e)}`);
 }

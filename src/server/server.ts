@@ -1,15 +1,34 @@
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type ServerOptions as HttpsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { enableTracking } from '../request/request-context.ts';
 import type { Handler } from '../request/request-middleware.ts';
+import {
+  compileTrust,
+  type ProxyTrust,
+  type TrustProxy,
+  type TrustProxyOptions,
+} from '../request/request-proxy.ts';
 import { assertMiddleware, RouteGroup, Router } from '../router/router.ts';
-import { handleRequest, notFound, refuseBody } from './server-handle.ts';
-import type { Logger } from './server-logger.ts';
+import { handleRequest, notFound } from './server-handle.ts';
+import { guardLogger, type Logger } from './server-logger.ts';
+import {
+  DEFAULT_MAX_HEADER_SIZE,
+  DEFAULT_TIMEOUTS,
+  headerSize,
+  listenerOptions,
+  mergeTimeouts,
+  type ResolvedTimeouts,
+  type ServerTimeouts,
+} from './server-timeouts.ts';
 
 const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+// The common limit for forms (PHP's max_input_vars, the qs package), but refused past it, not cut.
+const DEFAULT_BODY_FIELD_LIMIT = 1000;
+// Every file of a multipart body is held in memory; a hundred is far more than a form uploads.
+const DEFAULT_BODY_FILE_LIMIT = 100;
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
 /**
@@ -28,7 +47,7 @@ export interface ShutdownOptions {
 /**
  * An HTTP server, as GoFrame's `ghttp.Server`: routes and groups (it is the
  * root group), global middleware, ports, and a graceful life cycle. Get one
- * with {@link server}.
+ * with {@link server} (a named singleton) or {@link createServer} (a fresh one).
  *
  * @example
  * ```ts
@@ -46,12 +65,20 @@ export class Server extends RouteGroup {
   readonly inFlight = new Set<Request>();
   /** @internal Requests whose handler chain has not finished yet. */
   active = 0;
-  /** @internal */ logger: Logger = console;
+  /** @internal Always guarded (see `guardLogger`): the core logs where a throw would crash. */
+  logger: Logger = guardLogger(console);
   /** @internal */ bodyLimit = DEFAULT_BODY_LIMIT;
+  /** @internal */ bodyFieldLimit = DEFAULT_BODY_FIELD_LIMIT;
+  /** @internal */ bodyFileLimit = DEFAULT_BODY_FILE_LIMIT;
   /** @internal */ stopping = false;
   /** @internal */ tracksCurrentRequest = false;
   /** @internal */ notFoundChain: readonly Handler[];
-  /** @internal */ bodyErrorChain: readonly Handler[];
+  /** @internal Who may speak for the client in X-Forwarded-* / Forwarded; nobody by default. */
+  proxyTrust: ProxyTrust | undefined = undefined;
+  /** @internal Signing secrets for cookies, the first signs, all verify. */
+  cookieSecrets: readonly Buffer[] = [];
+  private timeouts: ResolvedTimeouts = DEFAULT_TIMEOUTS;
+  private maxHeaderSize = DEFAULT_MAX_HEADER_SIZE;
   private ports: number[] = [0];
   private address: string | undefined = undefined;
   private httpsOptions: HttpsOptions | undefined = undefined;
@@ -60,16 +87,16 @@ export class Server extends RouteGroup {
   private stopWaiters: (() => void)[] = [];
 
   constructor(name: string) {
-    super(new Router(), '', []);
+    super(new Router(notFound), '', []);
     this.name = name;
     this.notFoundChain = [notFound];
-    this.bodyErrorChain = [refuseBody];
   }
 
   /**
    * Adds middleware that runs for every request, matched or not (so CORS and
    * access logs also see 404s, 405s and refused bodies), before any group
-   * middleware.
+   * middleware, and before the body is read: `r.getBody()` is still
+   * `undefined` here unless the middleware calls `await r.parseBody()`.
    *
    * @example
    * ```ts
@@ -83,7 +110,6 @@ export class Server extends RouteGroup {
     assertMiddleware(middleware);
     this.router.addGlobalMiddleware(middleware);
     this.notFoundChain = this.router.fallbackChain(notFound);
-    this.bodyErrorChain = this.router.fallbackChain(refuseBody);
     return this;
   }
 
@@ -135,7 +161,15 @@ export class Server extends RouteGroup {
     return this;
   }
 
-  /** The largest request body parsed, in bytes (default 8 MiB); a larger one gets 413. */
+  /**
+   * The largest request body parsed, in bytes (default 8 MiB); a larger one gets 413. Every
+   * byte that arrives counts, a multipart body's boundaries and part headers too.
+   *
+   * @example
+   * ```ts
+   * s.setBodyLimit(64 * 1024); // JSON APIs rarely need more
+   * ```
+   */
   setBodyLimit(bytes: number): this {
     if (!Number.isSafeInteger(bytes) || bytes < 0) {
       throw new InvalidArgumentError('bytes', 'must be a non-negative integer', bytes);
@@ -144,7 +178,38 @@ export class Server extends RouteGroup {
     return this;
   }
 
-  /** Where errors and access lines go (default `console`). */
+  /**
+   * The most fields a urlencoded or multipart body may have, each repeat of a name counted
+   * (default 1000). A body with more gets 413: none is ever dropped silently.
+   *
+   * @example
+   * ```ts
+   * s.setBodyFieldLimit(5000); // a spreadsheet-like form
+   * ```
+   */
+  setBodyFieldLimit(count: number): this {
+    this.bodyFieldLimit = countLimit(count);
+    return this;
+  }
+
+  /**
+   * The most files a multipart body may have (default 100); a body with more gets 413. Files are
+   * held in memory, within the body limit.
+   *
+   * @example
+   * ```ts
+   * s.setBodyFileLimit(1); // an avatar upload, nothing else
+   * ```
+   */
+  setBodyFileLimit(count: number): this {
+    this.bodyFileLimit = countLimit(count);
+    return this;
+  }
+
+  /**
+   * Where errors and access lines go (default `console`). A logger that throws is never fatal:
+   * its failure is reported on stderr and the request goes on.
+   */
   setLogger(logger: Logger): this {
     if (
       typeof logger?.error !== 'function' ||
@@ -153,7 +218,7 @@ export class Server extends RouteGroup {
     ) {
       throw new InvalidArgumentError('logger', 'must have error, warn and info methods', logger);
     }
-    this.logger = logger;
+    this.logger = guardLogger(logger);
     return this;
   }
 
@@ -162,15 +227,91 @@ export class Server extends RouteGroup {
     return this.logger;
   }
 
+  /**
+   * Which proxies in front of the server to believe about the client: `r.ip`, `r.protocol` and
+   * `r.host` read `X-Forwarded-For`/`-Proto`/`-Host` (or RFC 7239 `Forwarded`, see
+   * {@link TrustProxyOptions}) only as far as the hops are trusted. Trusts nobody by default:
+   * without a proxy in front, those headers are whatever the client chose to send.
+   *
+   * @example
+   * ```ts
+   * s.setTrustProxy('loopback');          // nginx on this machine
+   * s.setTrustProxy(1);                   // one load balancer, whatever its address
+   * s.setTrustProxy(['10.0.0.0/8', '172.16.0.0/12']);
+   * ```
+   */
+  setTrustProxy(trust: TrustProxy, options?: TrustProxyOptions): this {
+    this.proxyTrust = compileTrust(trust, options);
+    return this;
+  }
+
+  /**
+   * The secret that signs cookies set with `{ signed: true }` (HMAC-SHA256), at least 32 bytes.
+   * Given a list, the first signs and every one verifies: put a new secret first and keep the
+   * old one until the cookies it signed have expired.
+   *
+   * @example
+   * ```ts
+   * s.setCookieSecret([process.env.COOKIE_SECRET!, process.env.OLD_COOKIE_SECRET!]);
+   * ```
+   */
+  setCookieSecret(secret: string | Buffer | readonly (string | Buffer)[]): this {
+    const list = Array.isArray(secret) ? secret : [secret];
+    if (list.length === 0) throw new InvalidArgumentError('secret', 'must hold at least one secret');
+    this.cookieSecrets = list.map((s: unknown) => {
+      const bytes = typeof s === 'string' ? Buffer.from(s) : Buffer.isBuffer(s) ? Buffer.from(s) : undefined;
+      if (bytes === undefined || bytes.length < 32) {
+        throw new InvalidArgumentError(
+          'secret',
+          'must be a string or Buffer of at least 32 bytes, such as crypto.randomBytes(32).toString("hex")',
+          typeof s === 'string' ? `${s.length} characters` : s,
+        );
+      }
+      return bytes;
+    });
+    return this;
+  }
+
+  /**
+   * Timeouts for what clients send (see {@link ServerTimeouts}); the ones not given keep their
+   * value. None cuts a streaming response. Applies to listeners started afterwards.
+   *
+   * @example
+   * ```ts
+   * s.setTimeouts({ headers: 10_000, keepAlive: 65_000 });
+   * ```
+   */
+  setTimeouts(timeouts: ServerTimeouts): this {
+    this.timeouts = mergeTimeouts(this.timeouts, timeouts);
+    return this;
+  }
+
+  /**
+   * The largest request head (request line and headers) accepted, in bytes; a larger one gets
+   * 431. Default 16 KiB, Node's. Raise it for big cookies or tokens; lower it to shed load.
+   *
+   * @example
+   * ```ts
+   * s.setMaxHeaderSize(32 * 1024);
+   * ```
+   */
+  setMaxHeaderSize(bytes: number): this {
+    this.maxHeaderSize = headerSize(bytes);
+    return this;
+  }
+
   /** Starts listening on every configured port; resolves once all are bound. */
   async start(): Promise<void> {
     if (this.listeners.length > 0) throw new InvalidArgumentError('start', 'the server is already started');
     this.stopping = false;
     const onRequest = handleRequest.bind(null, this);
     this.listeners = this.ports.map(() => {
-      const s = this.httpsOptions ? createHttpsServer(this.httpsOptions, onRequest) : createServer(onRequest);
-      // No write timeout: a stream may legitimately last hours. Node's headersTimeout and
-      // requestTimeout stay on, which is what protects against slow-header attacks.
+      const options = listenerOptions(this.timeouts, this.maxHeaderSize);
+      const s = this.httpsOptions
+        ? createHttpsServer({ ...options, ...this.httpsOptions }, onRequest)
+        : createHttpServer(options, onRequest);
+      // No write or idle timeout: a stream may legitimately last hours. The head and request
+      // timeouts bound only what the client sends, which is what stops slow-header attacks.
       s.setTimeout(0);
       return s;
     });
@@ -271,6 +412,13 @@ export class Server extends RouteGroup {
   }
 }
 
+function countLimit(count: number): number {
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new InvalidArgumentError('count', 'must be a non-negative integer', count);
+  }
+  return count;
+}
+
 function shutdownTimeout(options: ShutdownOptions | undefined): number {
   const timeout = options?.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
   if (!Number.isFinite(timeout) || timeout < 0) {
@@ -283,7 +431,11 @@ const servers = new Map<string, Server>();
 
 /**
  * The server of this name, created on first use, as GoFrame's `g.Server(name)`:
- * any module can reach the same server without passing it around.
+ * any module can reach the same server without passing it around. It is a
+ * process-wide singleton: every call with the same name returns the same
+ * server, routes and all, so code that builds an app more than once (a
+ * `buildApp()` per test) must use {@link createServer} instead, or its second
+ * build fails with "a route ... is already bound".
  *
  * @example
  * ```ts
@@ -296,7 +448,28 @@ export function server(name = 'default'): Server {
   let s = servers.get(name);
   if (s === undefined) {
     s = new Server(name);
+    s.router.shared = true;
     servers.set(name, s);
   }
   return s;
+}
+
+/**
+ * A new server of its own, registered nowhere: each call returns a fresh one
+ * with no routes, so an app factory can run once per test. `name` only labels
+ * it; {@link server} never returns it.
+ *
+ * @example
+ * ```ts
+ * export function buildApp(): Server {
+ *   const s = createServer();
+ *   s.get('/health', () => 'ok');
+ *   return s;
+ * }
+ * const a = buildApp(); const b = buildApp(); // two independent servers
+ * ```
+ */
+export function createServer(name = 'default'): Server {
+  if (typeof name !== 'string') throw new InvalidArgumentError('name', 'must be a string', name);
+  return new Server(name);
 }

@@ -1,6 +1,6 @@
 import { HttpError, InvalidArgumentError } from '../errors.ts';
-import type { Response } from '../response/response.ts';
-import { waitForDrain, writeChunk } from '../response/response-writer.ts';
+import type { EndReason, Response } from '../response/response.ts';
+import { FALSE, writeChunk } from '../response/response-writer.ts';
 import { encodeEvent, formatComment, type SseEvent } from './encoder.ts';
 
 /**
@@ -39,6 +39,9 @@ const GENERIC_ERROR = 'Internal Server Error';
  * Every event is framed by {@link encodeEvent}, so it is spec-correct by
  * construction; `send()` resolves once the socket accepted the bytes.
  *
+ * The stream stays open until {@link close}, the client leaving or the
+ * server's shutdown, whether or not the handler is still running.
+ *
  * The head is sent at once, so the client's `open` fires before the first
  * event. A HEAD request gets the head and an already closed stream: there is
  * no body to stream into, and an endless loop writing nowhere helps nobody.
@@ -66,8 +69,6 @@ export class EventStream {
   /** @internal */ readonly response: Response;
   /** @internal Events written to the socket (not counting comments, heartbeats or the retry frame). */
   eventsSent = 0;
-  /** @internal Why the stream ended, for the access log. */
-  endReason: 'client' | 'server' | 'shutdown' | 'error' | undefined = undefined;
   // The signal, the `closed` promise and the end listeners are made on first use: a broadcast
   // server holds thousands of idle streams, and an AbortController with a listener on it costs
   // more memory than the rest of a stream together.
@@ -99,10 +100,8 @@ export class EventStream {
     raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
     raw.setHeader('Cache-Control', 'no-cache, no-transform');
     raw.setHeader('X-Accel-Buffering', 'no');
-    // HTTP/2 forbids connection-specific headers. An HTTP/1.0 response without a length ends by closing
-    // the connection, so claiming keep-alive there would be false; Node then says `Connection: close`.
-    const req = r.raw;
-    if (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1) raw.setHeader('Connection', 'keep-alive');
+    // No `Connection` header of ours: Node says keep-alive exactly when it may (HTTP/1.1, and neither
+    // the client nor the server, stopping, asked to close), and setting one would override both.
     raw.removeHeader('Content-Length');
     response.commit();
     // Send the head now so the client's `open` fires before the first event.
@@ -110,12 +109,12 @@ export class EventStream {
     else raw.flushHeaders();
 
     if (raw.destroyed) {
-      this.end('client');
+      this.end();
       return;
     }
-    raw.once('close', () => this.end(raw.writableFinished ? (this.endReason ?? 'server') : 'client'));
+    raw.once('close', () => this.end());
     if (r.method === 'HEAD') {
-      this.close('server');
+      this.close();
       return;
     }
     // A stream opened while the server is already stopping ends at once; later, a shutdown reaches
@@ -145,6 +144,11 @@ export class EventStream {
     return this.ended;
   }
 
+  /** @internal Why the stream ended (the response's reason), once it has. */
+  get endReason(): EndReason | undefined {
+    return this.ended ? this.response.endedBecause() : undefined;
+  }
+
   /**
    * Aborts when the stream ends: the client left, `close()` was called, or
    * the server is stopping. Already aborted when first read after the end.
@@ -164,12 +168,14 @@ export class EventStream {
 
   /**
    * Settles when the stream has ended, for whatever reason (already settled
-   * when first read after the end). Never rejects.
+   * when first read after the end). Never rejects. The stream does not need
+   * it to stay open (it outlives the handler that opened it); await it to
+   * keep the handler running for cleanup after the end.
    *
    * @example
    * ```ts
    * const unsubscribe = bus.on('order', (o) => es.send({ event: 'order', data: o }));
-   * await es.closed; // the handler, and so the response, stays open until here
+   * await es.closed; // the handler waits here until the stream ends
    * unsubscribe();
    * ```
    */
@@ -211,8 +217,8 @@ export class EventStream {
    * follows and ends the stream) or the server is stopping (end it cleanly).
    */
   requestGone(): void {
-    if (this.response.raw.destroyed) this.end('client');
-    else this.close('shutdown');
+    if (this.response.raw.destroyed) this.end();
+    else this.close();
   }
 
   /**
@@ -251,9 +257,11 @@ export class EventStream {
   }
 
   /**
-   * Ends the stream cleanly. A browser's `EventSource` reconnects after its
-   * retry delay; tell it to stop with an event of your own, or answer its
-   * reconnect with a status other than 200 (204 is the usual one).
+   * Ends the stream cleanly. A `send()` still waiting for a client that
+   * stopped reading resolves `false` now. A browser's `EventSource`
+   * reconnects after its retry delay; tell it to stop with an event of your
+   * own, or answer its reconnect with a status other than 200 (204 is the
+   * usual one).
    *
    * @example
    * ```ts
@@ -261,11 +269,13 @@ export class EventStream {
    * es.close();
    * ```
    */
-  close(reason: 'server' | 'shutdown' = 'server'): void {
+  close(): void {
     if (this.ended) return;
     const raw = this.response.raw;
     if (!raw.writableEnded && !raw.destroyed) raw.end();
-    this.end(reason);
+    // A client that stopped reading sends neither 'drain' nor 'close': release the writers now.
+    this.response.stopWrites(undefined);
+    this.end();
   }
 
   /**
@@ -301,16 +311,15 @@ export class EventStream {
 
   /** @internal Resolves when the socket has room again (or `false` when the stream ended first). */
   drained(): Promise<boolean> {
-    const raw = this.response.raw;
-    if (this.ended) return Promise.resolve(false);
-    if (!raw.writableNeedDrain) return Promise.resolve(true);
-    return waitForDrain(raw);
+    if (this.ended) return FALSE;
+    return this.response.drained();
   }
 
   /** @internal Aborts the connection without a clean end (a subscriber dropped by policy, an internal error). */
   destroy(): void {
+    this.response.stopWrites('error');
     this.response.raw.destroy();
-    this.end('error');
+    this.end();
   }
 
   /**
@@ -328,8 +337,8 @@ export class EventStream {
       this.writeFrameSync(encodeEvent({ event: 'error', data: { message } }));
       this.eventsSent++;
     }
-    this.endReason = 'error';
-    this.close('server');
+    this.response.stopWrites('error');
+    this.close();
   }
 
   private beat(): void {
@@ -347,12 +356,11 @@ export class EventStream {
     this.writeFrameSync(HEARTBEAT_FRAME);
   }
 
-  private end(reason: NonNullable<EventStream['endReason']>): void {
+  private end(): void {
     if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
     if (this.ended) return;
     this.ended = true;
-    this.endReason ??= reason;
     this.controller?.abort();
     this.resolveClosed?.();
     const listeners = this.endListeners;

@@ -1,10 +1,11 @@
+import { connect } from './client/index.js';
 import { byId, setBadge } from './dom.js';
-import { createParser } from './vendor/eventsource-parser.js';
 
 /**
- * The chat answer is a POST, which EventSource cannot make, so the stream is read with fetch and framed by
- * eventsource-parser. Stop aborts the fetch: the server sees the client leave and stops generating, which is
- * the behaviour this panel exists to show.
+ * The chat answer is a POST, which EventSource cannot make, so the stream is read with sluice's own client
+ * (`sluice/client`, served as built). A POST is not re-sent on its own: when the stream ends, the loop ends.
+ * Stop aborts the request: the server sees the client leave and stops generating, which is the behaviour
+ * this panel exists to show.
  */
 export function startChat() {
   const form = /** @type {HTMLFormElement} */ (byId('chat-form'));
@@ -60,55 +61,51 @@ export function startChat() {
       apply();
     };
 
-    const parser = createParser({
-      onEvent(event) {
-        if (settled) return;
-        const payload = parseJson(event.data);
-        if (event.event === 'token') {
-          const pinned = isScrolledToBottom(output);
-          answer.appendData(String(payload?.text ?? ''));
-          tokens += 1;
-          tokensEl.textContent = String(tokens);
-          // Follow the answer only if the reader hasn't scrolled up to re-read something.
-          if (pinned) output.scrollTop = output.scrollHeight;
-        } else if (event.event === 'done') {
-          // The server's count is the authority; it also covers tokens merged into one event.
-          if (Number.isInteger(payload?.tokens)) tokensEl.textContent = String(payload.tokens);
-          settle(() => setState('done'));
-        } else if (event.event === 'error') {
-          settle(() => fail(String(payload?.message ?? event.data)));
-        }
+    // The server's own words for a refused request (sluice's envelope), not just the status.
+    let refusal = '';
+    const client = connect('/chat', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prompt }),
+      signal: abort.signal,
+      fetch: async (url, init) => {
+        const response = await fetch(url, init);
+        if (!response.ok) refusal = await describeFailure(response.clone());
+        return response;
       },
     });
 
     /** @type {ReturnType<typeof setTimeout> | undefined} */
     let hangUp;
     try {
-      const response = await fetch('/chat', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-        body: JSON.stringify({ prompt }),
-        signal: abort.signal,
-      });
-      const type = response.headers.get('content-type') ?? '';
-      if (!response.ok || !type.startsWith('text/event-stream') || !response.body) {
-        throw new Error(await describeFailure(response));
-      }
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        parser.feed(value);
+      for await (const event of client) {
+        if (settled) continue;
+        const payload = parseJson(event.data);
+        if (event.type === 'token') {
+          const pinned = isScrolledToBottom(output);
+          answer.appendData(String(payload?.text ?? ''));
+          tokens += 1;
+          tokensEl.textContent = String(tokens);
+          // Follow the answer only if the reader hasn't scrolled up to re-read something.
+          if (pinned) output.scrollTop = output.scrollHeight;
+        } else if (event.type === 'done') {
+          // The server's count is the authority; it also covers tokens merged into one event.
+          if (Number.isInteger(payload?.tokens)) tokensEl.textContent = String(payload.tokens);
+          settle(() => setState('done'));
+        } else if (event.type === 'error') {
+          settle(() => fail(String(payload?.message ?? event.data)));
+        }
         // Nothing is expected after `done` or `error`. Let the server end the response itself, so neither
         // side records an abort, but don't hold the connection if it never does.
-        if (settled && hangUp === undefined) hangUp = setTimeout(() => abort.abort(), 1000);
+        if (settled) hangUp = setTimeout(() => client.close(), 1000);
       }
-      settle(() => fail('The stream ended before the answer was complete.'));
-    } catch (err) {
       settle(() => {
         if (abort.signal.aborted) setState('stopped');
-        else fail(err instanceof Error ? err.message : String(err));
+        else fail('The stream ended before the answer was complete.');
       });
+    } catch (err) {
+      // The client gives up on the first failure of a POST: a status, a wrong content type, the network.
+      settle(() => fail(refusal || (err instanceof Error ? err.message : String(err))));
     } finally {
       clearTimeout(hangUp);
     }
@@ -143,13 +140,11 @@ function isScrolledToBottom(el) {
 }
 
 /**
- * Explains a response that is not an event stream, preferring the server's own message (sluice's envelope
+ * Explains a refused request, preferring the server's own message (sluice's envelope
  * `{ code, message, data }`) over a bare status line.
  * @param {Response} response
  */
 async function describeFailure(response) {
-  const type = response.headers.get('content-type') || 'no content type';
-  if (response.ok) return `Expected an event stream, got ${type}.`;
   const text = await response.text().catch(() => '');
   const message = parseJson(text)?.message || text.slice(0, 200);
   return `HTTP ${response.status}${message ? `: ${message}` : ''}`;
