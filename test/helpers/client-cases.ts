@@ -104,12 +104,11 @@ export const CASES: ClientCase[] = [
         ['message', 'event 6', '6', '6'],
         ['message', 'no id of its own', null, '6'],
       ]);
-      assert.deepEqual(
-        app.errors.map((e) => e[0]),
-        ['ended'],
-      );
+      // The second stream ends too, and may do so before the app closes after its 8th event.
+      const kinds = app.errors.map((e) => e[0]);
+      assert.ok(kinds.length >= 1 && kinds.every((k) => k === 'ended'), `errors: ${kinds.join(', ')}`);
       assert.ok((app.errors[0]?.[2] ?? -1) >= 0, 'a retry delay was given');
-      assert.equal(app.opens, 2);
+      assert.ok(app.opens === 2 || (app.opens === 3 && kinds.length === 2), `opens: ${app.opens}`);
       assert.equal(app.state, 2);
       assert.deepEqual(ids(seen).slice(0, 2), [undefined, '3']);
     },
