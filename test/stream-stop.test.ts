@@ -87,6 +87,29 @@ test('es.close() releases a send() waiting on a client that reads nothing: it re
   assert.equal(await stream?.comment('late'), false);
 });
 
+test('a closed stream whose client never reads is cut after a grace period, not held until shutdown', async (t) => {
+  const p = producer();
+  let stream: EventStream | undefined;
+  let raw: import('node:http').ServerResponse | undefined;
+  const ts = await startServer((s) =>
+    s.get('/stall', async (r) => {
+      raw = r.response.raw;
+      const es = r.response.sse({ heartbeat: 0 });
+      stream = es;
+      while (await track(p, es.send({ data: BIG })));
+      p.endedAt = performance.now();
+    }),
+  );
+  t.after(() => ts.close());
+  await stalledClient(t, ts, '/stall');
+  await waitUntilBlocked(p);
+  stream?.close();
+  // The grace period is 10 s: the socket is still there shortly after close(), gone well after it.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  assert.equal(raw?.destroyed, false, 'cut before the grace period');
+  await waitFor(() => raw?.destroyed === true, 'the unread socket to be cut', 14_000);
+});
+
 test('a shutdown releases a blocked send() loop and resolves well before its timeout', async (t) => {
   const p = producer();
   const ts = await startServer((s) =>

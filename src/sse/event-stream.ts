@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { HttpError, InvalidArgumentError } from '../errors.ts';
 import type { EndReason, Response } from '../response/response.ts';
 import { FALSE, writeChunk } from '../response/response-writer.ts';
@@ -272,7 +273,12 @@ export class EventStream {
   close(): void {
     if (this.ended) return;
     const raw = this.response.raw;
-    if (!raw.writableEnded && !raw.destroyed) raw.end();
+    if (!raw.writableEnded && !raw.destroyed) {
+      raw.end();
+      // Node has no write timeout: a client that never reads would hold the socket, and the
+      // bytes queued for it, until shutdown. It gets a grace period to take them, then is cut.
+      if (!raw.writableFinished) setTimeout(cutUnfinished, CLOSE_GRACE_MS, raw).unref();
+    }
     // A client that stopped reading sends neither 'drain' nor 'close': release the writers now.
     this.response.stopWrites(undefined);
     this.end();
@@ -367,6 +373,13 @@ export class EventStream {
     this.endListeners = undefined;
     if (listeners !== undefined) for (const fn of listeners) fn();
   }
+}
+
+/** How long a closed stream's client may take to read what it was sent before the socket is cut. */
+const CLOSE_GRACE_MS = 10_000;
+
+function cutUnfinished(raw: ServerResponse): void {
+  if (!raw.writableFinished && !raw.destroyed) raw.destroy();
 }
 
 function readLastEventId(
