@@ -277,7 +277,11 @@ export class EventStream {
       raw.end();
       // Node has no write timeout: a client that never reads would hold the socket, and the
       // bytes queued for it, until shutdown. It gets a grace period to take them, then is cut.
-      if (!raw.writableFinished) setTimeout(cutUnfinished, CLOSE_GRACE_MS, raw).unref();
+      // Armed only while bytes wait for the client: a timer per close would keep every closed
+      // response alive for the whole grace period.
+      if (raw.writableLength > 0 || (raw.socket?.writableLength ?? 0) > 0) {
+        setTimeout(cutUnfinished, CLOSE_GRACE_MS, raw).unref();
+      }
     }
     // A client that stopped reading sends neither 'drain' nor 'close': release the writers now.
     this.response.stopWrites(undefined);
