@@ -116,9 +116,15 @@ test('a replica promoted after missing the last writes opens a new epoch: no id 
   });
   try {
     await until(() => before.lastId !== '', 'the channel to open');
+    // WAIT counts only a replica whose first sync is done; on a busy machine that can take seconds.
+    const deadline = performance.now() + 20_000;
+    while (!(await replica.cli('INFO', 'replication')).includes('master_link_status:up')) {
+      if (performance.now() > deadline) throw new Error('the replica never finished its first sync');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const kept: string[] = [];
     for (let i = 0; i < 5; i++) kept.push(await before.publish({ event: 'n', data: i }));
-    assert.equal(await master.cli('WAIT', '1', '5000'), '1', 'the replica has the first five');
+    assert.equal(await master.cli('WAIT', '1', '10000'), '1', 'the replica has the first five');
     // Cut off (it keeps its data), it misses the next three: an asynchronous failover's lost tail.
     await replica.cli('REPLICAOF', '127.0.0.1', String(await freePort()));
     const lost: string[] = [];
