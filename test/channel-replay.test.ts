@@ -215,6 +215,13 @@ test('an unknown id gets the documented reset, then live events; resuming from i
     `${Number(epoch) - 1}-3`,
     `${epoch}-${Number(seq) + 1000}`,
     `${epoch}-x`,
+    // Hostile: what a client controls must come back only as JSON inside the reset's data.
+    'x'.repeat(4000),
+    '"},"reason":"expired","x":{"',
+    'data: injected',
+    `${epoch}-1e3`,
+    `-${epoch}--${seq}`,
+    `${epoch}-${seq}-${seq}`,
   ];
   for (const lastEventId of unknown) {
     const c = await connect(url, { lastEventId });
