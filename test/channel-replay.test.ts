@@ -13,14 +13,8 @@ import {
   MemoryAdapter,
   type ReplayResult,
 } from '../src/index.ts';
-import {
-  connect,
-  contiguousRun,
-  idsOf,
-  type Received,
-  type SseClient,
-  until,
-} from './helpers/channel-clients.ts';
+import { publishFor, restlessClient, seeded } from './helpers/adapter-conformance.ts';
+import { connect, contiguousRun, idsOf, type Received, until } from './helpers/channel-clients.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
 let ts: TestServer;
@@ -49,72 +43,6 @@ after(async () => {
 function open(name: string, channel: Channel): string {
   channels.set(name, channel);
   return `${ts.url}/c/${name}`;
-}
-
-/** Publishes `count` events, one every `everyMs` on average (several per timer tick when the timer is late). */
-async function publishFor(channel: Channel, count: number, everyMs: number, ids: string[]): Promise<void> {
-  const start = performance.now();
-  for (let i = 0; i < count; ) {
-    const due = Math.min(count, Math.floor((performance.now() - start) / everyMs) + 1);
-    for (; i < due; i++) ids.push(await channel.publish({ event: 'n', data: i }));
-    await new Promise((r) => setTimeout(r, 1));
-  }
-}
-
-/**
- * A client that drops its own connection every few events, waits a moment,
- * and reconnects with the last id it saw: collects ids across connections.
- */
-function restlessClient(
-  url: string,
-  rng: () => number,
-): { ids: string[]; reconnects: () => number; stop(): void } {
-  const ids: string[] = [];
-  let reconnects = 0;
-  let stopped = false;
-  let current: SseClient | undefined;
-  let last: string | undefined;
-  const run = async () => {
-    while (!stopped) {
-      let budget = 5 + Math.floor(rng() * 60);
-      current = await connect(url, {
-        lastEventId: last,
-        onEvent: (e: Received, c) => {
-          if (e.event !== 'n') throw new Error(`unexpected ${e.event}: ${e.data}`);
-          ids.push(e.id ?? '');
-          last = e.id;
-          if (--budget === 0) c.close();
-        },
-      });
-      // stop() came while this connection was being made: it closed the previous one, not this.
-      if (stopped) current.close();
-      await current.ended;
-      if (stopped) return;
-      reconnects++;
-      await new Promise((r) => setTimeout(r, rng() * 15));
-    }
-  };
-  // A connect that fails once the test is over (the server closing) is no failure of the test.
-  const done = run().catch((err: unknown) => {
-    if (!stopped) throw err;
-  });
-  return {
-    ids,
-    reconnects: () => reconnects,
-    stop() {
-      stopped = true;
-      current?.close();
-      void done;
-    },
-  };
-}
-
-function seeded(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x = (x * 1103515245 + 12345) & 0x7fffffff;
-    return x / 0x7fffffff;
-  };
 }
 
 test('clients that drop and reconnect while publishing goes on get exactly what they missed', async () => {

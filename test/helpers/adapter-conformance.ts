@@ -165,12 +165,7 @@ export function adapterConformance(
       const clients = Array.from({ length: 15 }, (_, i) => restlessClient(url, seeded(i + 1)));
       await until(() => channel.size === 15, '15 subscribers');
       const published: string[] = [];
-      const start = performance.now();
-      for (let i = 0; i < 800; ) {
-        const due = Math.min(800, Math.floor((performance.now() - start) / 1) + 1);
-        for (; i < due; i++) published.push(await channel.publish({ event: 'n', data: i }));
-        await new Promise((r) => setTimeout(r, 1));
-      }
+      await publishFor(channel, 800, 1, published);
       await until(
         () => clients.every((c) => c.ids.at(-1) === published.at(-1)),
         'every client to catch up',
@@ -193,6 +188,21 @@ async function cursorOf(url: string): Promise<string> {
   const id = /(?:^|\n)id: ([^\n]*)\n\n/.exec(res.body)?.[1];
   assert.notEqual(id, undefined, `a cursor in ${JSON.stringify(res.body)}`);
   return id as string;
+}
+
+/** Publishes `count` events, one every `everyMs` on average (several per timer tick when the timer is late). */
+export async function publishFor(
+  channel: Channel,
+  count: number,
+  everyMs: number,
+  ids: string[],
+): Promise<void> {
+  const start = performance.now();
+  for (let i = 0; i < count; ) {
+    const due = Math.min(count, Math.floor((performance.now() - start) / everyMs) + 1);
+    for (; i < due; i++) ids.push(await channel.publish({ event: 'n', data: i }));
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 /**
