@@ -28,7 +28,7 @@ import { InvalidArgumentError } from '../errors.ts';
 export class UploadedFile {
   /** The form field name. */
   readonly field: string;
-  /** The file name the client sent (may be empty): for display only. */
+  /** The last path segment of the file name the client sent (busboy drops the rest): for display only. */
   readonly filename: string;
   /** The part's Content-Type, as the client declared it. */
   readonly mimeType: string;
