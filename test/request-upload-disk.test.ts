@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { HttpError, InvalidArgumentError, type Server, type UploadedFile } from '../src/index.ts';
@@ -28,24 +29,32 @@ async function serve(t: { after(fn: () => unknown): void }, setup: (s: Server) =
   return srv;
 }
 
+/** Polls an asynchronous condition until it holds, for at most 5 s. */
+async function until(check: () => Promise<boolean>, what: () => string): Promise<void> {
+  const deadline = performance.now() + 5000;
+  while (!(await check())) {
+    if (performance.now() > deadline) assert.fail(`timed out waiting for ${what()}`);
+    await sleep(5);
+  }
+}
+
 /** Waits until `dir` holds exactly `count` entries: temp files go when the response has closed. */
 async function expectFiles(dir: string, count: number, what: string): Promise<void> {
   let seen: string[] = [];
-  try {
-    await waitFor(
-      () => {
-        readdir(dir).then((names) => {
-          seen = names;
-        });
-        return seen.length === count;
-      },
-      what,
-      5000,
-    );
-  } catch (e) {
-    assert.fail(`${(e as Error).message}: ${dir} holds ${JSON.stringify(seen)}`);
-  }
+  await until(
+    async () => {
+      seen = await readdir(dir);
+      return seen.length === count;
+    },
+    () => `${what}: ${dir} holds ${JSON.stringify(seen)}`,
+  );
 }
+
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 type Part = { name: string; filename?: string; type?: string; data: string | Buffer };
 
@@ -154,15 +163,10 @@ test("the temp directory defaults to os.tmpdir(), read when the file arrives; th
   const res = await upload(`${srv.url}/up`, [{ name: 'f', filename: 'a.txt', data: 'abc' }]);
   assert.equal(res.status, 200, res.text);
   assert.equal(dirname(path!), tmpdir());
-  await waitFor(() => {
-    stat(path!).then(
-      () => {},
-      () => {
-        path = undefined;
-      },
-    );
-    return path === undefined;
-  }, 'the temp file in os.tmpdir() to be deleted');
+  await until(
+    async () => !(await exists(path!)),
+    () => `${path} in os.tmpdir() to be deleted`,
+  );
   // A route's own storage wins over the server's.
   const mem = await upload(`${srv.url}/mem`, [{ name: 'f', filename: 'a.txt', data: 'in memory' }]);
   assert.equal(mem.text, 'in memory');
@@ -282,17 +286,12 @@ test('a client that leaves in the middle of a file leaves no temp file behind', 
   );
   socket.write(Buffer.alloc(2 ** 20, 3));
   // The file is on its way to disk before the client vanishes.
-  let bytesOnDisk = 0;
-  await waitFor(
-    () => {
-      readdir(dir).then(async (names) => {
-        if (names[0] !== undefined)
-          bytesOnDisk = (await stat(join(dir, names[0])).catch(() => ({ size: 0 }))).size;
-      });
-      return bytesOnDisk > 0;
+  await until(
+    async () => {
+      const [name] = await readdir(dir);
+      return name !== undefined && (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size > 0;
     },
-    'part of the file to be written',
-    5000,
+    () => 'part of the file to be written',
   );
   socket.destroy();
   await expectFiles(dir, 0, 'the partial temp file to be removed after the client left');
