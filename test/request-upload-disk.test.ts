@@ -256,10 +256,16 @@ test('a body past the body limit in the middle of a file on disk is a 413, and n
   const srv = await serve(t, (s) => {
     s.post('/up', () => 'never', { bodyLimit: 2 ** 20, uploads: { storage: 'disk', dir } });
   });
-  const res = await upload(`${srv.url}/up`, [
-    { name: 'a', filename: 'a', data: Buffer.alloc(200_000, 1) },
-    { name: 'b', filename: 'b', data: Buffer.alloc(3 * 2 ** 20, 2) },
-  ]);
+  // Chunked, so no Content-Length gives it away: the first file is written and the second begun
+  // when the count passes the limit.
+  const res = await send(`${srv.url}/up`, {
+    method: 'POST',
+    headers: { 'Content-Type': MULTIPART, 'Transfer-Encoding': 'chunked' },
+    body: multipart([
+      { name: 'a', filename: 'a', data: Buffer.alloc(200_000, 1) },
+      { name: 'b', filename: 'b', data: Buffer.alloc(3 * 2 ** 20, 2) },
+    ]),
+  });
   assert.equal(res.status, 413);
   assert.equal(res.text, `Request body is larger than the limit of ${2 ** 20} bytes`);
   await expectFiles(dir, 0, 'the temp files of a refused body to be removed');
