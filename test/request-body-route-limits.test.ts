@@ -241,6 +241,13 @@ test('bad route options throw InvalidArgumentError naming the option and the rul
     () => s.setUploads({ storage: 'cloud' as 'disk' }),
     (e: unknown) => e instanceof InvalidArgumentError && e.argument === 'options.storage',
   );
+  // The types say so first: a misspelt option or a string limit does not compile.
+  // @ts-expect-error fieldLimit is not a route option (bodyFieldLimit is)
+  assert.throws(() => s.post('/y', () => 'y', { fieldLimit: 5 }), InvalidArgumentError);
+  // @ts-expect-error a limit is a number of bytes
+  assert.throws(() => s.group('/z', () => {}, { bodyLimit: '1mb' }), InvalidArgumentError);
+  // @ts-expect-error storage is 'memory' or 'disk'
+  assert.throws(() => s.post('/y', () => 'y', { uploads: { storage: 's3' } }), InvalidArgumentError);
   // Refused before anything was registered: the path is still free.
   s.post('/x', () => 'bound');
   const res = await send(`${srv.url}/x`, { method: 'POST' });
