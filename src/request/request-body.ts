@@ -28,7 +28,7 @@ export interface ParsedBody {
 }
 
 /**
- * The limits a body is parsed under; the {@link Server} holds them (`setBodyLimit`,
+ * @internal The limits a body is parsed under; the {@link Server} holds them (`setBodyLimit`,
  * `setBodyFieldLimit`, `setBodyFileLimit`, `setUploads`) and is passed as this, so a parse for a
  * route without options of its own allocates no options.
  */
@@ -132,7 +132,7 @@ function tempFilesFor(r: Request, limits: BodyLimits): TempFiles | undefined {
 }
 
 /**
- * Reads and parses the body. Malformed input is a 400 and an oversized body (or one with too
+ * @internal Reads and parses the body. Malformed input is a 400 and an oversized body (or one with too
  * many fields or files) a 413, both as {@link HttpError}, so the normal error path answers them;
  * a client that leaves mid-body makes it reject too, so the request never hangs in flight.
  * Multipart files go to `temp` when given (each to its own file, with backpressure), else to
