@@ -40,6 +40,7 @@ export { type Envelope, handlerResponse } from './middleware/handler-response.ts
 export { type ServeStaticOptions, serveStatic } from './middleware/static.ts';
 export { Request } from './request/request.ts';
 export type { ParsedBody, UploadedFile } from './request/request-body.ts';
+export type { RouteOptions, UploadOptions, UploadStorage } from './request/request-body-options.ts';
 export { type Context, currentRequest, requestFromCtx } from './request/request-context.ts';
 export { type CookieOptions, RequestCookie } from './request/request-cookie.ts';
 export { type Handler, isExitSignal, Middleware } from './request/request-middleware.ts';

@@ -102,12 +102,14 @@ test('a multipart body gives its fields and its files (parsed by busboy)', async
       field: 'upload',
       filename: 'blob.bin',
       mimeType: 'application/octet-stream',
+      size: fileBytes.length,
       data: fileBytes.toString('base64'),
     },
     {
       field: 'notes',
       filename: 'notes.txt',
       mimeType: 'text/plain',
+      size: 12,
       data: Buffer.from('line1\r\nline2').toString('base64'),
     },
   ]);

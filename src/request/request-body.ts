@@ -2,26 +2,16 @@ import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { HttpError } from '../errors.ts';
 import type { Request } from './request.ts';
+import {
+  type ResolvedUploads,
+  type RouteOptions,
+  resolveUploads,
+  uploadDir,
+} from './request-body-options.ts';
 import type { Handler } from './request-middleware.ts';
+import { TempFiles, UploadedFile } from './request-upload.ts';
 
-/**
- * A file from a multipart body, held in memory (bounded by the body limit).
- *
- * @example
- * ```ts
- * s.post('/avatar', (r) => {
- *   const file: UploadedFile | undefined = r.getFiles().find((f) => f.field === 'avatar');
- *   return { name: file?.filename, bytes: file?.data.length };
- * });
- * ```
- */
-export interface UploadedFile {
-  /** The form field name. */
-  field: string;
-  filename: string;
-  mimeType: string;
-  data: Buffer;
-}
+export { UploadedFile };
 
 /**
  * What a parsed body yields: the fields, and the files of a multipart body.
@@ -38,8 +28,9 @@ export interface ParsedBody {
 }
 
 /**
- * The limits a body is parsed under; the {@link Server} holds them (`setBodyLimit`,
- * `setBodyFieldLimit`, `setBodyFileLimit`) and is passed as this, so a parse allocates no options.
+ * @internal The limits a body is parsed under; the {@link Server} holds them (`setBodyLimit`,
+ * `setBodyFieldLimit`, `setBodyFileLimit`, `setUploads`) and is passed as this, so a parse for a
+ * route without options of its own allocates no options.
  */
 export interface BodyLimits {
   /** Bytes of the whole body as it arrives, part headers and boundaries included. */
@@ -48,6 +39,8 @@ export interface BodyLimits {
   readonly bodyFieldLimit: number;
   /** Files of a multipart body. */
   readonly bodyFileLimit: number;
+  /** Where multipart files go, and the largest one. */
+  readonly uploads: ResolvedUploads;
 }
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\b/i;
@@ -97,8 +90,9 @@ export const readBodyStep: Handler = async (r) => {
  */
 export async function readRequestBody(r: Request): Promise<unknown> {
   if (!hasParsableBody(r.raw)) return r.body;
+  const limits = limitsOf(r.server, r.bodyOptions);
   try {
-    const parsed = await parseBody(r.raw, r.server);
+    const parsed = await parseBody(r.raw, limits, tempFilesFor(r, limits));
     r.body = parsed.body;
     r.files = parsed.files;
     return parsed.body;
@@ -109,12 +103,46 @@ export async function readRequestBody(r: Request): Promise<unknown> {
   }
 }
 
+/** The route's (and its groups') settings over the server's; the server itself when there are none. */
+function limitsOf(server: BodyLimits, own: RouteOptions | undefined): BodyLimits {
+  if (own === undefined) return server;
+  return {
+    bodyLimit: own.bodyLimit ?? server.bodyLimit,
+    bodyFieldLimit: own.bodyFieldLimit ?? server.bodyFieldLimit,
+    bodyFileLimit: own.bodyFileLimit ?? server.bodyFileLimit,
+    uploads: resolveUploads(server.uploads, own.uploads),
+  };
+}
+
 /**
- * Reads and parses the body. Malformed input is a 400 and an oversized body (or one with too
+ * The temp files of a multipart body bound for disk, deleted when the response closes (after
+ * it was sent, or when the client left): registered before the first file exists, so no file
+ * can outlive its request. Whatever a deletion fails on is logged, never thrown.
+ */
+function tempFilesFor(r: Request, limits: BodyLimits): TempFiles | undefined {
+  if (limits.uploads.storage !== 'disk' || !MULTIPART_TYPE.test(r.raw.headers['content-type'] ?? '')) {
+    return undefined;
+  }
+  const server = r.server;
+  const temp = new TempFiles(uploadDir(limits.uploads), (e) =>
+    server.logger.error('sluice: could not delete an upload temp file', e),
+  );
+  r.response.raw.once('close', () => void temp.removeAll());
+  return temp;
+}
+
+/**
+ * @internal Reads and parses the body. Malformed input is a 400 and an oversized body (or one with too
  * many fields or files) a 413, both as {@link HttpError}, so the normal error path answers them;
  * a client that leaves mid-body makes it reject too, so the request never hangs in flight.
+ * Multipart files go to `temp` when given (each to its own file, with backpressure), else to
+ * memory; on any failure every temp file is deleted before this rejects.
  */
-export async function parseBody(req: IncomingMessage, limits: BodyLimits): Promise<ParsedBody> {
+export async function parseBody(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  temp?: TempFiles,
+): Promise<ParsedBody> {
   const limit = limits.bodyLimit;
   if (req.destroyed) throw clientGone();
   if (req.readableEnded) {
@@ -123,7 +151,7 @@ export async function parseBody(req: IncomingMessage, limits: BodyLimits): Promi
   const type = req.headers['content-type'] ?? '';
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (declared > limit) throw tooLarge(limit);
-  if (MULTIPART_TYPE.test(type)) return parseMultipart(req, limits);
+  if (MULTIPART_TYPE.test(type)) return parseMultipart(req, limits, temp);
   const raw = await readAll(req, limit);
   const text = raw.toString('utf8');
   if (JSON_TYPE.test(type)) {
@@ -178,6 +206,10 @@ function addField(fields: Map<string, string | string[]>, name: string, value: s
 
 function tooLarge(limit: number): HttpError {
   return new HttpError(413, `Request body is larger than the limit of ${limit} bytes`);
+}
+
+function fileTooLarge(limit: number): HttpError {
+  return new HttpError(413, `Uploaded file is larger than the limit of ${limit} bytes`);
 }
 
 function tooMany(what: 'fields' | 'files', limit: number): HttpError {
@@ -237,15 +269,22 @@ function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function parseMultipart(req: IncomingMessage, limits: BodyLimits): Promise<ParsedBody> {
+function parseMultipart(
+  req: IncomingMessage,
+  limits: BodyLimits,
+  temp: TempFiles | undefined,
+): Promise<ParsedBody> {
   const limit = limits.bodyLimit;
+  const maxFileSize = limits.uploads.maxFileSize;
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
       bb = busboy({
         headers: req.headers,
         limits: {
-          fileSize: limit,
+          // busboy calls a file that reaches this size too large: one more byte lets a file of
+          // exactly maxFileSize through. Without a file limit the body limit bounds every file.
+          fileSize: maxFileSize === undefined ? limit : maxFileSize + 1,
           fieldSize: limit,
           fields: limits.bodyFieldLimit,
           files: limits.bodyFileLimit,
@@ -256,17 +295,21 @@ function parseMultipart(req: IncomingMessage, limits: BodyLimits): Promise<Parse
       return;
     }
     const fields = new Map<string, string | string[]>();
-    const files: UploadedFile[] = [];
+    // One per file in the order the parts came, settled when the file is whole (in memory, or
+    // written and closed on disk): a small file may finish writing before a larger one before it.
+    const files: Promise<UploadedFile>[] = [];
     let received = 0;
     let settled = false;
-    const fail = (err: HttpError) => {
+    const fail = (err: Error) => {
       if (settled) return;
       settled = true;
       cleanup();
       req.unpipe(bb);
       // Keep draining a live request so the error answer can still be written on this socket.
       if (!req.destroyed) req.resume();
-      reject(err);
+      if (temp === undefined) reject(err);
+      // A limit hit, an abort or a disk error: no partial file stays, whatever the response does.
+      else void temp.removeAll().then(() => reject(err));
     };
     // Every byte counts, boundaries and part headers too: counting only values let a stream of
     // empty parts of any size through, each one held as an object.
@@ -294,34 +337,85 @@ function parseMultipart(req: IncomingMessage, limits: BodyLimits): Promise<Parse
         stream.resume();
         return;
       }
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('limit', () => fail(tooLarge(limit)));
+      stream.on('limit', () => fail(maxFileSize === undefined ? tooLarge(limit) : fileTooLarge(maxFileSize)));
       // busboy destroys an unfinished file with the error ("Unexpected end of form") it also emits on
       // itself; with no listener here that error would be uncaught and take the whole process down.
       stream.on('error', (e: Error) => fail(malformedMultipart(e)));
-      stream.on('end', () => {
-        files.push({
-          field,
-          filename: info.filename ?? '',
-          mimeType: info.mimeType,
-          data: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks),
-        });
-      });
+      const filename = info.filename ?? '';
+      files.push(
+        temp === undefined
+          ? fileInMemory(stream, field, filename, info.mimeType)
+          : fileOnDisk(stream, temp, field, filename, info.mimeType, fail),
+      );
     });
     bb.on('fieldsLimit', () => fail(tooMany('fields', limits.bodyFieldLimit)));
     bb.on('filesLimit', () => fail(tooMany('files', limits.bodyFileLimit)));
     bb.on('error', (e: Error) => fail(malformedMultipart(e)));
     bb.on('close', () => {
       if (settled) return;
-      settled = true;
-      cleanup();
-      resolve({ body: Object.fromEntries(fields), files });
+      // Files on disk may still be flushing; the body is parsed once the last one is closed.
+      void Promise.all(files).then((done) => {
+        if (settled) return;
+        settled = true;
+        cleanup();
+        resolve({ body: Object.fromEntries(fields), files: done });
+      });
     });
     // Registered before the pipe, so a chunk over the limit is refused before busboy parses it.
     req.on('data', onData);
     req.on('error', onError);
     req.on('close', onClose);
     req.pipe(bb);
+  });
+}
+
+/** A file part collected into one Buffer; settles when the part ends (never rejects: errors go to `fail`). */
+function fileInMemory(
+  stream: NodeJS.ReadableStream,
+  field: string,
+  filename: string,
+  mimeType: string,
+): Promise<UploadedFile> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+    stream.on('end', () => {
+      const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      resolve(new UploadedFile(field, filename, mimeType, size, data, undefined));
+    });
+  });
+}
+
+/**
+ * A file part piped into its own temp file: `pipe` pauses the part when the disk is behind,
+ * busboy then holds its write callback, and the request is paused in turn, so memory holds a
+ * few chunks whatever the file's size. Settles once the file is written and closed; a disk
+ * error fails the body (a 500: the client did nothing wrong).
+ */
+function fileOnDisk(
+  stream: NodeJS.ReadableStream,
+  temp: TempFiles,
+  field: string,
+  filename: string,
+  mimeType: string,
+  fail: (err: Error) => void,
+): Promise<UploadedFile> {
+  return new Promise((resolve) => {
+    const out = temp.create();
+    if (out === undefined) {
+      stream.resume();
+      fail(clientGone());
+      return;
+    }
+    out.on('error', (e: Error) => fail(e));
+    out.on('close', () => {
+      if (out.errored !== null || !out.writableFinished) return;
+      resolve(new UploadedFile(field, filename, mimeType, out.bytesWritten, undefined, String(out.path)));
+    });
+    stream.pipe(out);
   });
 }

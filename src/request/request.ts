@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Response } from '../response/response.ts';
 import type { Server } from '../server/server.ts';
 import { readRequestBody, type UploadedFile } from './request-body.ts';
+import type { RouteOptions } from './request-body-options.ts';
 import { type Context, createContext } from './request-context.ts';
 import { RequestCookie } from './request-cookie.ts';
 import { exitSignal, type Handler, Middleware } from './request-middleware.ts';
@@ -55,6 +56,8 @@ export class Request {
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
   /** @internal */ files: UploadedFile[] = [];
+  /** @internal The matched route's body settings (its own and its groups'), over the server's. */
+  bodyOptions: RouteOptions | undefined = undefined;
   /** @internal The body read, once begun: every `parseBody()` call shares it. */
   bodyRead: Promise<unknown> | undefined = undefined;
   /** @internal */ handlerResult: unknown = undefined;
@@ -227,7 +230,7 @@ export class Request {
    * global middleware of every route, so only global middleware that needs the
    * body before that (to verify a signature, say) calls it itself. A refused
    * body rejects with the {@link HttpError} that answers it (400 malformed,
-   * 413 over the server's limits), and rejects the same way on every call.
+   * 413 over the route's or the server's limits), and rejects the same way on every call.
    * GET, HEAD, OPTIONS and TRACE bodies are never parsed: it resolves
    * `undefined` for them.
    *
@@ -245,7 +248,10 @@ export class Request {
     return this.bodyRead as Promise<T>;
   }
 
-  /** Files of a multipart body. */
+  /**
+   * Files of a multipart body: in memory by default, or in temp files that are deleted when the
+   * request ends under `uploads: { storage: 'disk' }` (keep one with `await file.save(dir)`).
+   */
   getFiles(): readonly UploadedFile[] {
     return this.files;
   }

@@ -1,6 +1,7 @@
 import FindMyWay from 'find-my-way';
 import { InvalidArgumentError } from '../errors.ts';
 import { readBodyStep } from '../request/request-body.ts';
+import { checkRouteOptions, mergeRouteOptions, type RouteOptions } from '../request/request-body-options.ts';
 import type { Handler } from '../request/request-middleware.ts';
 import { GroupFallbacks } from './route-fallback.ts';
 import { joinPaths, METHODS, type Method, parsePattern } from './route-pattern.ts';
@@ -24,6 +25,11 @@ export interface Route {
   readonly methods: readonly string[];
   /** What a {@link BindableRoute} carried (sluice/schema's definition), for `sluice/openapi` to walk. */
   readonly meta: unknown;
+  /**
+   * The body settings of the route and its groups, merged at registration (innermost wins);
+   * `undefined` when none has any, and the server's settings apply as they are at request time.
+   */
+  readonly bodyOptions: RouteOptions | undefined;
 }
 
 /**
@@ -44,7 +50,13 @@ export const routeBinding: unique symbol = Symbol('sluice.routeBinding');
  * ```
  */
 export interface BindableRoute {
-  readonly [routeBinding]: { readonly pattern: string; readonly handler: Handler; readonly meta?: unknown };
+  readonly [routeBinding]: {
+    readonly pattern: string;
+    readonly handler: Handler;
+    readonly meta?: unknown;
+    /** Body settings of this route, checked (see `RouteOptions`). */
+    readonly options?: RouteOptions | undefined;
+  };
 }
 
 /** A match: the route, its decoded path params and the parsed query. */
@@ -90,13 +102,14 @@ export class Router {
     this.terminal = terminal;
   }
 
-  /** Binds a handler; `groups` carries the middleware of enclosing groups. */
+  /** Binds a handler; `groups` carries the middleware and body settings of enclosing groups. */
   add(
     pattern: string,
     handler: Handler,
     groups: readonly RouteGroup[] = [],
     prefix = '',
     meta: unknown = undefined,
+    options: RouteOptions | undefined = undefined,
   ): void {
     if (typeof handler !== 'function') {
       throw new InvalidArgumentError('handler', 'must be a function (r) => ...', handler);
@@ -111,6 +124,7 @@ export class Router {
       bodyChain: [],
       methods: parsed.methods,
       meta,
+      bodyOptions: mergeRouteOptions([...groups.map((g) => g.bodyOptions), options]),
     };
     this.composeInto(route);
     const methods: Method[] = [...parsed.methods];
@@ -234,11 +248,19 @@ export class RouteGroup {
   /** The full prefix of this group. */
   readonly prefix: string;
   /** @internal */ readonly ancestry: readonly RouteGroup[];
+  /** @internal Body settings for every route of this group and its subgroups. */
+  readonly bodyOptions: RouteOptions | undefined;
 
-  constructor(router: Router, prefix: string, parents: readonly RouteGroup[]) {
+  constructor(
+    router: Router,
+    prefix: string,
+    parents: readonly RouteGroup[],
+    bodyOptions: RouteOptions | undefined = undefined,
+  ) {
     this.router = router;
     this.prefix = prefix;
     this.ancestry = [...parents, this];
+    this.bodyOptions = bodyOptions;
   }
 
   /** Adds middleware to every route of this group and its subgroups. */
@@ -249,9 +271,18 @@ export class RouteGroup {
     return this;
   }
 
-  /** Binds a handler under the group's prefix; the pattern may start with `METHOD:`. */
-  bindHandler(pattern: string, handler: Handler): this {
-    this.router.add(pattern, handler, this.ancestry, this.prefix);
+  /**
+   * Binds a handler under the group's prefix; the pattern may start with `METHOD:`. `options`
+   * sets this route's body limits and upload storage over its groups' and the server's (see
+   * {@link RouteOptions}); they are checked here, so a typo fails at startup.
+   *
+   * @example
+   * ```ts
+   * s.bindHandler('POST:/upload', saveUpload, { bodyLimit: 100 * 2 ** 20, uploads: { storage: 'disk' } });
+   * ```
+   */
+  bindHandler(pattern: string, handler: Handler, options?: RouteOptions): this {
+    this.router.add(pattern, handler, this.ancestry, this.prefix, undefined, checkRouteOptions(options));
     return this;
   }
 
@@ -289,46 +320,64 @@ export class RouteGroup {
         controller,
       );
     }
-    for (const b of found) this.router.add(b.pattern, b.handler, this.ancestry, this.prefix, b.meta);
+    for (const b of found) {
+      this.router.add(b.pattern, b.handler, this.ancestry, this.prefix, b.meta, b.options);
+    }
     return this;
   }
 
-  /** Binds a GET handler (HEAD is answered too). */
-  get(path: string, handler: Handler): this {
-    return this.bindHandler(`GET:${path}`, handler);
+  /** Binds a GET handler (HEAD is answered too); `options` as for {@link bindHandler}. */
+  get(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.bindHandler(`GET:${path}`, handler, options);
   }
 
-  /** Binds a POST handler. */
-  post(path: string, handler: Handler): this {
-    return this.bindHandler(`POST:${path}`, handler);
+  /** Binds a POST handler; `options` as for {@link bindHandler}. */
+  post(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.bindHandler(`POST:${path}`, handler, options);
   }
 
-  /** Binds a PUT handler. */
-  put(path: string, handler: Handler): this {
-    return this.bindHandler(`PUT:${path}`, handler);
+  /** Binds a PUT handler; `options` as for {@link bindHandler}. */
+  put(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.bindHandler(`PUT:${path}`, handler, options);
   }
 
-  /** Binds a DELETE handler. */
-  delete(path: string, handler: Handler): this {
-    return this.bindHandler(`DELETE:${path}`, handler);
+  /** Binds a DELETE handler; `options` as for {@link bindHandler}. */
+  delete(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.bindHandler(`DELETE:${path}`, handler, options);
   }
 
-  /** Binds a PATCH handler. */
-  patch(path: string, handler: Handler): this {
-    return this.bindHandler(`PATCH:${path}`, handler);
+  /** Binds a PATCH handler; `options` as for {@link bindHandler}. */
+  patch(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.bindHandler(`PATCH:${path}`, handler, options);
   }
 
-  /** Binds a handler for every method. */
-  all(path: string, handler: Handler): this {
-    return this.bindHandler(`ALL:${path}`, handler);
+  /** Binds a handler for every method; `options` as for {@link bindHandler}. */
+  all(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.bindHandler(`ALL:${path}`, handler, options);
   }
 
-  /** Opens a nested group under this one's prefix. */
-  group(prefix: string, fn: (g: RouteGroup) => void): this {
+  /**
+   * Opens a nested group under this one's prefix. `options` are body settings for every route
+   * bound in it (see {@link RouteOptions}): a route's own options win, key by key.
+   *
+   * @example
+   * ```ts
+   * s.group('/uploads', (g) => {
+   *   g.post('/photo', savePhoto);                          // 50 MiB, to disk
+   *   g.post('/note', saveNote, { bodyLimit: 64 * 1024 }); // this one stays small
+   * }, { bodyLimit: 50 * 2 ** 20, uploads: { storage: 'disk' } });
+   * ```
+   */
+  group(prefix: string, fn: (g: RouteGroup) => void, options?: RouteOptions): this {
     if (typeof fn !== 'function') {
       throw new InvalidArgumentError('fn', 'must be a function (g) => { ... } that binds the routes', fn);
     }
-    const child = new RouteGroup(this.router, joinPrefix(this.prefix, prefix), this.ancestry);
+    const child = new RouteGroup(
+      this.router,
+      joinPrefix(this.prefix, prefix),
+      this.ancestry,
+      checkRouteOptions(options),
+    );
     this.router.addGroup(child);
     fn(child);
     return this;

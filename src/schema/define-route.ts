@@ -5,6 +5,7 @@ import {
   ResponseValidationError,
 } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import { pickRouteOptions } from '../request/request-body-options.ts';
 import type { Handler } from '../request/request-middleware.ts';
 import { routeBinding } from '../router/router.ts';
 import type { EventStreamOptions } from '../sse/event-stream.ts';
@@ -42,6 +43,8 @@ const CHECK_OUTPUT_BY_DEFAULT = process.env.NODE_ENV !== 'production';
  * with `event: error` instead of being sent.
  *
  * Everything is compiled here, once: the handler bound is one closure over the checked schemas.
+ * The body settings of {@link RouteOptions} (`bodyLimit`, `bodyFieldLimit`, `bodyFileLimit`,
+ * `uploads`) apply to this route as `s.post(path, handler, options)` would apply them.
  *
  * @example
  * ```ts
@@ -55,7 +58,11 @@ const CHECK_OUTPUT_BY_DEFAULT = process.env.NODE_ENV !== 'production';
  *   method: 'GET', path: '/ticker', events: { tick: z.object({ n: z.number() }) },
  *   async *handler() { for (let n = 0; n < 3; n++) yield { event: 'tick', data: { n } }; },
  * });
- * s.bind({ getUser, ticker });
+ * const upload = defineRoute({
+ *   method: 'POST', path: '/upload', bodyLimit: 100 * 2 ** 20, uploads: { storage: 'disk' },
+ *   handler: async (_input, r) => ({ saved: await r.getFiles()[0]?.save('/srv/uploads') }),
+ * });
+ * s.bind({ getUser, ticker, upload });
  * ```
  */
 export function defineRoute<
@@ -99,11 +106,13 @@ export function defineRoute(config: RouteConfig): RouteDefinition<RouteConfig> {
     assertSchema(place, config[place]);
   }
   if (config.events !== undefined) assertEvents(config.events, config.response);
+  // Checked here, where the mistake is written, as `s.post(path, h, options)` checks its own.
+  const options = pickRouteOptions(config);
   const compiled = new CompiledRoute(config);
   const handler: Handler = (r) => compiled.run(r);
   const definition = {
     ...config,
-    [routeBinding]: { pattern: `${config.method}:${config.path}`, handler, meta: config },
+    [routeBinding]: { pattern: `${config.method}:${config.path}`, handler, meta: config, options },
   };
   return Object.freeze(definition);
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Request } from '../request/request.ts';
+import type { RouteOptions } from '../request/request-body-options.ts';
 import type { BindableRoute } from '../router/router.ts';
 import type { EventStream, EventStreamOptions } from '../sse/event-stream.ts';
 import type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.ts';
@@ -154,8 +155,11 @@ export interface EventRouteInput<TParams, TQuery, THeaders, TBody, E extends Eve
   sse(options?: EventStreamOptions): TypedEventStream<E>;
 }
 
-/** What every route definition has, streaming or not: see {@link defineRoute}. */
-export interface RouteBase<P extends string, TParams, TQuery, THeaders, TBody> {
+/**
+ * What every route definition has, streaming or not: see {@link defineRoute}. The body settings
+ * (`bodyLimit`, `bodyFieldLimit`, `bodyFileLimit`, `uploads`) are those of {@link RouteOptions}.
+ */
+export interface RouteBase<P extends string, TParams, TQuery, THeaders, TBody> extends RouteOptions {
   readonly method: RouteMethod;
   /** GoFrame syntax: `/user/{id}`, `/files/*path`. */
   readonly path: P;

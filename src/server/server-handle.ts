@@ -46,6 +46,7 @@ export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResp
   if (found) {
     r.params = match.params;
     r.query = match.query;
+    r.bodyOptions = match.route.bodyOptions;
   }
   ctx.active++;
   if (ctx.stopping) res.setHeader('Connection', 'close');

@@ -3,6 +3,12 @@ import { createServer as createHttpsServer, type ServerOptions as HttpsOptions }
 import type { AddressInfo } from 'node:net';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import {
+  DEFAULT_UPLOADS,
+  type ResolvedUploads,
+  serverUploads,
+  type UploadOptions,
+} from '../request/request-body-options.ts';
 import { enableTracking } from '../request/request-context.ts';
 import type { Handler } from '../request/request-middleware.ts';
 import {
@@ -27,7 +33,7 @@ import {
 const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
 // The common limit for forms (PHP's max_input_vars, the qs package), but refused past it, not cut.
 const DEFAULT_BODY_FIELD_LIMIT = 1000;
-// Every file of a multipart body is held in memory; a hundred is far more than a form uploads.
+// A hundred files is far more than a form uploads, whether they are held in memory or on disk.
 const DEFAULT_BODY_FILE_LIMIT = 100;
 const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
 
@@ -70,6 +76,7 @@ export class Server extends RouteGroup {
   /** @internal */ bodyLimit = DEFAULT_BODY_LIMIT;
   /** @internal */ bodyFieldLimit = DEFAULT_BODY_FIELD_LIMIT;
   /** @internal */ bodyFileLimit = DEFAULT_BODY_FILE_LIMIT;
+  /** @internal */ uploads: ResolvedUploads = DEFAULT_UPLOADS;
   /** @internal */ stopping = false;
   /** @internal */ tracksCurrentRequest = false;
   /** @internal */ notFoundChain: readonly Handler[];
@@ -194,7 +201,7 @@ export class Server extends RouteGroup {
 
   /**
    * The most files a multipart body may have (default 100); a body with more gets 413. Files are
-   * held in memory, within the body limit.
+   * held in memory, within the body limit, unless {@link setUploads} sends them to disk.
    *
    * @example
    * ```ts
@@ -203,6 +210,25 @@ export class Server extends RouteGroup {
    */
   setBodyFileLimit(count: number): this {
     this.bodyFileLimit = countLimit(count);
+    return this;
+  }
+
+  /**
+   * How multipart files are received by every route that does not say otherwise (a route's or
+   * group's `uploads` option wins, key by key). With `storage: 'disk'` each file is streamed,
+   * with backpressure, to its own temp file in `dir` (default `os.tmpdir()`), named at random,
+   * created exclusively with mode 0o600, and deleted when the request ends; `maxFileSize` makes
+   * a larger file a 413 that names it. Files still count toward the body limit: raise it on the
+   * upload routes. The keys not given keep their value.
+   *
+   * @example
+   * ```ts
+   * s.setUploads({ storage: 'disk', maxFileSize: 20 * 2 ** 20 });
+   * s.post('/video', saveVideo, { bodyLimit: 2 ** 30, uploads: { maxFileSize: 2 ** 30 } });
+   * ```
+   */
+  setUploads(options: UploadOptions): this {
+    this.uploads = serverUploads(this.uploads, options);
     return this;
   }
 
