@@ -99,7 +99,7 @@ describe('session() with the memory store', () => {
         return 'bye';
       });
       s.post('/count', (r) => {
-        const n = r.session.get<number>('n', 0)! + 1;
+        const n = r.session.get('n', 0) + 1;
         r.session.set('n', n);
         return { n };
       });

@@ -71,7 +71,11 @@ export class RedisSessionStore implements SessionStore {
     const client = options.client;
     for (const method of ['get', 'set', 'pExpire', 'del'] as const) {
       if (typeof client?.[method] !== 'function') {
-        throw new InvalidArgumentError('client', `must be a node-redis client (it has no ${method}())`, client);
+        throw new InvalidArgumentError(
+          'client',
+          `must be a node-redis client (it has no ${method}())`,
+          client,
+        );
       }
     }
     const prefix = options.prefix ?? 'sluice:sess:';

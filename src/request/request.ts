@@ -145,7 +145,7 @@ export class Request {
    * ```ts
    * s.use(session());
    * s.get('/visits', (r) => {
-   *   const n = r.session.get<number>('visits', 0)! + 1;
+   *   const n = r.session.get('visits', 0) + 1;
    *   r.session.set('visits', n);
    *   return { visits: n };
    * });

@@ -4,7 +4,7 @@ import type { Request } from '../request/request.ts';
 import type { CookieOptions } from '../request/request-cookie.ts';
 import type { SessionRecord, SessionStore } from './session-store.ts';
 
-/** @internal What `session(options)` resolved once, shared by every request it serves. */
+/** What `session(options)` resolved once, shared by every request it serves (not exported from the package). */
 export interface SessionConfig {
   readonly store: SessionStore;
   readonly name: string;
@@ -89,7 +89,9 @@ export class Session {
     return this.storedId === undefined;
   }
 
-  /** A value by key, or `def` when the session has none. */
+  /** A value by key, or `def` when the session has none (`undefined` without one). */
+  get<T = unknown>(key: string): T | undefined;
+  get<T>(key: string, def: T): T;
   get<T = unknown>(key: string, def?: T): T | undefined {
     const values = this.values;
     if (values === undefined || !Object.hasOwn(values, key)) return def;
