@@ -5,6 +5,11 @@ import type { SessionRecord, SessionStore } from '../session/session-store.ts';
 /**
  * The commands a {@link RedisSessionStore} uses, as node-redis 6 names them: a client from
  * `createClient()` or a cluster from `createCluster()` has them all.
+ *
+ * @example
+ * ```ts
+ * const client: RedisSessionClient = await createClient({ url: process.env.REDIS_URL }).connect();
+ * ```
  */
 export interface RedisSessionClient {
   get(key: string): Promise<unknown>;

@@ -18,7 +18,15 @@ export interface SessionConfig {
   readonly cookie: Readonly<SessionCookieOptions>;
 }
 
-/** Attributes of the session cookie that may be chosen; `maxAge` comes from the session's own. */
+/**
+ * Attributes of the session cookie that may be chosen; its lifetime is the session's `maxAge`,
+ * and whether it is signed is the session's `signed`.
+ *
+ * @example
+ * ```ts
+ * s.use(session({ cookie: { sameSite: 'strict', domain: 'example.com' } }));
+ * ```
+ */
 export type SessionCookieOptions = Pick<
   CookieOptions,
   'domain' | 'path' | 'httpOnly' | 'secure' | 'sameSite' | 'partitioned' | 'priority'
