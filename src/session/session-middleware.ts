@@ -95,7 +95,8 @@ export function session(options: SessionOptions = {}): Handler {
       await state.finish();
       throw e;
     }
-    await state.finish();
+    const saving = state.finish();
+    if (saving !== undefined) await saving;
   };
 }
 

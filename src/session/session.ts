@@ -252,19 +252,15 @@ export class Session {
    * @internal Waits for the save after the chain ended. Before commit a failure is thrown (a 500);
    * after it, it can only be logged, and one begun at commit was logged then.
    */
-  async finish(): Promise<void> {
+  finish(): Promise<void> | undefined {
     const saving = this.save();
-    if (saving === undefined) return;
-    if (this.savedAtCommit) {
-      await saving.catch(noop);
-      return;
-    }
+    // Most requests change nothing: no promise, no await for them.
+    if (saving === undefined) return undefined;
+    if (this.savedAtCommit) return saving.catch(noop);
     if (!this.request.response.isCommitted()) return saving;
-    try {
-      await saving;
-    } catch (e) {
-      this.request.server.logger.error('sluice: the session could not be saved', e);
-    }
+    return saving.catch((e: unknown) =>
+      this.request.server.logger.error('sluice: the session could not be saved', e),
+    );
   }
 
   /** @internal The chain threw: what it changed is not saved, as if the request had not happened. */
