@@ -163,7 +163,10 @@ test('while Redis is down a request with a session gets a 500 within commandTime
     const t = performance.now();
     const reply = await jar.send(`${ts.url}/me`);
     assert.equal(reply.status, 500);
-    assert.ok(performance.now() - t < 3000, 'bounded by commandTimeout, not held');
+    assert.ok(
+      performance.now() - t < 5000,
+      'bounded by commandTimeout (300 ms), not held until Redis is back',
+    );
     const logged = ts.logger.lines.find((l) => l.args.some((a) => a instanceof SessionStoreError));
     assert.ok(logged, 'a SessionStoreError is logged');
     assert.equal((await send(`${ts.url}/health`)).text, 'ok', 'a request without a session cookie is served');

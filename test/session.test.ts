@@ -94,6 +94,14 @@ describe('session() with the memory store', () => {
         r.session.set('user', 'ada');
         return { id: r.session.id };
       });
+      s.post('/login-redirect', (r) => {
+        r.session.set('user', 'redirected');
+        r.response.redirectTo('/peek'); // exits, as GoFrame's RedirectTo
+      });
+      s.post('/login-exit-all', (r) => {
+        r.session.set('user', 'exited');
+        r.exitAll();
+      });
       s.post('/logout', async (r) => {
         await r.session.destroy();
         return 'bye';
@@ -215,6 +223,18 @@ describe('session() with the memory store', () => {
     assert.ok(store.calls.includes(`destroy ${planted}`));
   });
 
+  test('a handler that exits (redirectTo, exitAll) still has its session saved', async () => {
+    for (const [path, user] of [
+      ['/login-redirect', 'redirected'],
+      ['/login-exit-all', 'exited'],
+    ] as const) {
+      const jar = new Jar();
+      const reply = await jar.send(`${ts.url}${path}`, { method: 'POST' });
+      assert.ok(sessionCookie(reply), `${path} sends the cookie`);
+      assert.equal(JSON.parse((await jar.send(`${ts.url}/peek`)).text).user, user);
+    }
+  });
+
   test('destroy() deletes the session and the cookie', async () => {
     const jar = new Jar();
     await jar.send(`${ts.url}/login`, { method: 'POST' });
@@ -283,12 +303,12 @@ describe('session() expiry', () => {
   before(async () => {
     ts = await startServer((s) => {
       s.group('/fixed', (g) => {
-        g.middleware(session({ maxAge: 1, name: 'fixed' }));
+        g.middleware(session({ maxAge: 2, name: 'fixed' }));
         g.post('/set', (r) => void r.session.set('v', 1));
         g.get('/get', (r) => ({ v: r.session.get('v') ?? null }));
       });
       s.group('/rolling', (g) => {
-        g.middleware(session({ maxAge: 1, rolling: true, name: 'rolling' }));
+        g.middleware(session({ maxAge: 2, rolling: true, name: 'rolling' }));
         g.post('/set', (r) => void r.session.set('v', 1));
         g.get('/get', (r) => ({ v: r.session.get('v') ?? null }));
       });
@@ -299,9 +319,9 @@ describe('session() expiry', () => {
   test('a session ends maxAge after it began, however busy its client is', async () => {
     const jar = new Jar();
     await jar.send(`${ts.url}/fixed/set`, { method: 'POST' });
-    await sleep(500);
+    await sleep(1000);
     assert.deepEqual(JSON.parse((await jar.send(`${ts.url}/fixed/get`)).text), { v: 1 });
-    await sleep(600);
+    await sleep(1200);
     assert.deepEqual(JSON.parse((await jar.send(`${ts.url}/fixed/get`)).text), { v: null });
   });
 
@@ -309,12 +329,12 @@ describe('session() expiry', () => {
     const jar = new Jar();
     await jar.send(`${ts.url}/rolling/set`, { method: 'POST' });
     for (let i = 0; i < 4; i++) {
-      await sleep(500);
+      await sleep(700);
       const reply = await jar.send(`${ts.url}/rolling/get`);
-      assert.deepEqual(JSON.parse(reply.text), { v: 1 }, `alive after ${(i + 1) * 500} ms of activity`);
-      assert.match(reply.headers['set-cookie']?.[0] ?? '', /^rolling=.*Max-Age=1;/);
+      assert.deepEqual(JSON.parse(reply.text), { v: 1 }, `alive after ${(i + 1) * 700} ms of activity`);
+      assert.match(reply.headers['set-cookie']?.[0] ?? '', /^rolling=.*Max-Age=2;/);
     }
-    await sleep(1200);
+    await sleep(2300);
     assert.deepEqual(JSON.parse((await jar.send(`${ts.url}/rolling/get`)).text), { v: null });
   });
 });
