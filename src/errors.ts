@@ -308,3 +308,49 @@ function describe(value: unknown): string {
 }
 
 const STATUS_TEXT: Record<number, string | undefined> = STATUS_CODES;
+
+/**
+ * A session store failed (`get`, `set`, `touch` or `destroy` threw or rejected). Thrown out of the
+ * session middleware, it answers the request with a 500 through the normal error path, logged
+ * with its `cause`; after the response was committed it is logged only.
+ *
+ * @example
+ * ```ts
+ * s.use(async (r) => {
+ *   try { await r.middleware.next(); }
+ *   catch (e) { if (e instanceof SessionStoreError) metrics.sessionStoreDown++; throw e; }
+ * });
+ * ```
+ */
+export class SessionStoreError extends Error {
+  readonly code = 'SLUICE_SESSION_STORE';
+  /** What failed: `'get'`, `'set'`, `'touch'` or `'destroy'`. */
+  readonly operation: string;
+
+  constructor(operation: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`The session store could not ${operation} a session: ${why}`, { cause });
+    this.name = 'SessionStoreError';
+    this.operation = operation;
+  }
+}
+
+/**
+ * Thrown by `r.session` on a request that no session middleware ran for: install it with
+ * `s.use(session())` (or as the middleware of the group whose routes use it).
+ *
+ * @example
+ * ```ts
+ * s.get('/me', (r) => r.session.get('user')); // throws SessionNotInstalledError without s.use(session())
+ * ```
+ */
+export class SessionNotInstalledError extends Error {
+  readonly code = 'SLUICE_SESSION_NOT_INSTALLED';
+
+  constructor() {
+    super(
+      'r.session needs the session middleware: call s.use(session()) (imported from "sluice") before binding routes, or add it to the route\'s group',
+    );
+    this.name = 'SessionNotInstalledError';
+  }
+}

@@ -32,6 +32,8 @@ export {
   NextCalledTwiceError,
   RawWriteAfterSseError,
   ResponseCommittedError,
+  SessionNotInstalledError,
+  SessionStoreError,
   UnsupportedReturnValueError,
 } from './errors.ts';
 export { type AccessEntry, type AccessLogOptions, accessLog, formatEntry } from './middleware/access-log.ts';
@@ -53,6 +55,10 @@ export { type BindableRoute, RouteGroup } from './router/router.ts';
 export { createServer, Server, type ShutdownOptions, server } from './server/server.ts';
 export { type Logger, silentLogger } from './server/server-logger.ts';
 export type { ServerTimeouts } from './server/server-timeouts.ts';
+export { MemorySessionStore, type MemorySessionStoreOptions } from './session/memory-session-store.ts';
+export { Session, type SessionCookieOptions } from './session/session.ts';
+export { type SessionOptions, session } from './session/session-middleware.ts';
+export type { SessionRecord, SessionStore } from './session/session-store.ts';
 export { assertEventFields, encodeEvent, formatComment, formatEvent, type SseEvent } from './sse/encoder.ts';
 export { EventStream, type EventStreamOptions } from './sse/event-stream.ts';
 export { ndjson, type SseEventItem, sseEvent, textStream } from './sse/pipe-returned.ts';

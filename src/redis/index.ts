@@ -6,3 +6,8 @@
  */
 export { RedisUnavailableError } from '../errors.ts';
 export { RedisAdapter, type RedisAdapterOptions } from './redis-adapter.ts';
+export {
+  type RedisSessionClient,
+  RedisSessionStore,
+  type RedisSessionStoreOptions,
+} from './redis-session-store.ts';

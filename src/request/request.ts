@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { SessionNotInstalledError } from '../errors.ts';
 import { Response } from '../response/response.ts';
 import type { Server } from '../server/server.ts';
+import type { Session } from '../session/session.ts';
 import { readRequestBody, type UploadedFile } from './request-body.ts';
 import type { RouteOptions } from './request-body-options.ts';
 import { type Context, createContext } from './request-context.ts';
@@ -135,6 +137,27 @@ export class Request {
 
   private cookies: RequestCookie | undefined = undefined;
   private proxied: ProxyView | undefined = undefined;
+  /** @internal Set by the `session()` middleware. */
+  sessionState: Session | undefined = undefined;
+
+  /**
+   * The client's session, as GoFrame's `r.Session`; see {@link Session}. Needs the session
+   * middleware: without `s.use(session())` it throws {@link SessionNotInstalledError}.
+   *
+   * @example
+   * ```ts
+   * s.use(session());
+   * s.get('/visits', (r) => {
+   *   const n = r.session.get('visits', 0) + 1;
+   *   r.session.set('visits', n);
+   *   return { visits: n };
+   * });
+   * ```
+   */
+  get session(): Session {
+    if (this.sessionState === undefined) throw new SessionNotInstalledError();
+    return this.sessionState;
+  }
 
   /**
    * The request's cookies and the response's `Set-Cookie`; see {@link RequestCookie}. Created,

@@ -79,6 +79,12 @@ export class Response {
    * so a `serveFile()` that was not awaited still owns the response until the file is out.
    */
   filePending: Promise<void> | undefined = undefined;
+  /**
+   * @internal Called once when `flush()`, `sse()`, a returned stream or a served file commits the
+   * response, before any byte is written: the session middleware saves a changed session then,
+   * rather than when a long stream ends. It must not throw.
+   */
+  onCommit: (() => void) | undefined = undefined;
   private headerView: ResponseHeader | undefined = undefined;
   private drainWait: DrainWait | undefined = undefined;
   private writesStopped = false;
@@ -438,7 +444,13 @@ export class Response {
 
   /** @internal Marks the response committed; the headers leave with the first write. */
   commit(): void {
+    if (this.committed) return;
     this.committed = true;
+    const hook = this.onCommit;
+    if (hook !== undefined) {
+      this.onCommit = undefined;
+      hook();
+    }
   }
 
   /** @internal Ends the response when the chain is done: the buffer goes out in one write. */
