@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
-import { Channel, compress, InvalidArgumentError, ndjson } from '../src/index.ts';
+import { createDemo } from '../examples/demo/server.ts';
+import { Channel, compress, InvalidArgumentError, ndjson, silentLogger } from '../src/index.ts';
 import { CODINGS, type Coding, openStream } from './helpers/compressed-client.ts';
 import { send, waitFor } from './helpers/http-client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
@@ -447,5 +448,24 @@ test('a filter that throws sends the body uncompressed and logs, never crashing'
     assert.ok(local.logger.lines.some((l) => l.level === 'error'));
   } finally {
     await local.close();
+  }
+});
+
+test("the demo's ticker stream and page are compressed for a client that accepts it", async () => {
+  const demo = createDemo(`demo-compress-${process.pid}`);
+  demo.server.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
+  await demo.server.start();
+  try {
+    const url = `http://127.0.0.1:${demo.server.getListenedPort()}`;
+    const ticker = await openStream(`${url}/ticker`, 'gzip, deflate, br');
+    assert.equal(ticker.encoding, 'br');
+    await waitFor(() => (ticker.text.match(/^data: /gm) ?? []).length >= 2, 'two ticks to decode', 5000);
+    ticker.close();
+    const page = await send(`${url}/demo`, { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(page.headers['content-encoding'], 'gzip');
+    assert.match(zlib.gunzipSync(page.body).toString(), /<html|<!doctype/i);
+  } finally {
+    demo.stopTicker();
+    await demo.server.shutdown({ timeout: 500 });
   }
 });
