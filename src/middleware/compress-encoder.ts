@@ -137,8 +137,9 @@ export class CompressEncoder implements BodyEncoder {
   }
 
   startStream(res: Response): boolean {
-    if (judge(res, this.config) !== COMPRESS) return false;
     const raw = res.raw;
+    // Gone already: its 'close' has fired, and nothing would ever release a compressor made now.
+    if (raw.destroyed || judge(res, this.config) !== COMPRESS) return false;
     raw.removeHeader('Content-Length');
     markEncoded(raw, this.coding);
     const compressor = createStreamCompressor(this.coding, this.config);
