@@ -8,7 +8,15 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { accessLog, type ChannelAdapter, compress, HttpError, type Request, type Server, server } from 'sluice';
+import {
+  accessLog,
+  type ChannelAdapter,
+  compress,
+  HttpError,
+  type Request,
+  type Server,
+  server,
+} from 'sluice';
 import { mountTicker } from '../broadcast.ts';
 import { mountChat } from '../chat-tokens.ts';
 import { mountJsonMessages } from '../seed-json-messages.ts';
