@@ -37,6 +37,8 @@ export {
   UnsupportedReturnValueError,
 } from './errors.ts';
 export { type AccessEntry, type AccessLogOptions, accessLog, formatEntry } from './middleware/access-log.ts';
+export { type CompressOptions, compress } from './middleware/compress.ts';
+export type { Coding } from './middleware/compress-negotiate.ts';
 export { type CorsOptions, type CorsOrigin, cors } from './middleware/cors.ts';
 export { type Envelope, handlerResponse } from './middleware/handler-response.ts';
 export { type ServeStaticOptions, serveStatic } from './middleware/static.ts';
@@ -48,6 +50,7 @@ export { type CookieOptions, RequestCookie } from './request/request-cookie.ts';
 export { type Handler, isExitSignal, Middleware } from './request/request-middleware.ts';
 export type { TrustProxy, TrustProxyOptions } from './request/request-proxy.ts';
 export { type EndReason, Response } from './response/response.ts';
+export type { BodyEncoder } from './response/response-encoder.ts';
 export { contentDisposition, type ServeFileOptions } from './response/response-file.ts';
 export { sprintf } from './response/response-format.ts';
 export { ResponseHeader } from './response/response-header.ts';

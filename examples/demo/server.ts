@@ -8,7 +8,15 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { accessLog, type ChannelAdapter, HttpError, type Request, type Server, server } from 'sluice';
+import {
+  accessLog,
+  type ChannelAdapter,
+  compress,
+  HttpError,
+  type Request,
+  type Server,
+  server,
+} from 'sluice';
 import { mountTicker } from '../broadcast.ts';
 import { mountChat } from '../chat-tokens.ts';
 import { mountJsonMessages } from '../seed-json-messages.ts';
@@ -35,6 +43,9 @@ export interface Demo {
 export function createDemo(name = 'demo', adapter?: ChannelAdapter): Demo {
   const s = server(name);
   s.use(accessLog());
+  // Every stream below (counter, SSE, chat tokens, the ticker) and the page itself go out
+  // compressed to a browser that accepts it, each event flushed as it is sent.
+  s.use(compress());
   mountCounter(s, '/');
   mountJsonMessages(s, '/stream');
   mountChat(s, '/chat');

@@ -11,8 +11,9 @@
  * The shortcut bypasses `ServerResponse`, so it is taken only when nothing can
  * tell the difference. Some of that holds for the stream's whole life and is
  * checked once, when it subscribes ({@link chunkedSocketOf}): HTTP/1.1
- * chunked encoding, the socket bound to this response, no content encoding,
- * `write` not replaced by a wrapper (compression, loggers). The rest is
+ * chunked encoding, the socket bound to this response, no content encoding
+ * and no body encoder (`compress()`), `write` not replaced by a wrapper
+ * (loggers, foreign compression middleware). The rest is
  * checked on every write ({@link socketIsCaughtUp}): the headers are on the
  * socket and the response holds no byte of its own. Anything else goes
  * through `EventStream`'s `writeFrameSync`, which is always correct, only
@@ -138,6 +139,8 @@ const protoWrite = ServerResponse.prototype.write;
  */
 export function chunkedSocketOf(stream: EventStream): Socket | null {
   const raw = stream.response.raw;
+  // An encoded (compressed) body must pass its encoder: raw frames on the socket would corrupt it.
+  if (stream.response.bodyEncoder !== undefined) return null;
   if (!(raw instanceof ServerResponse) || raw.write !== protoWrite) return null;
   const internals = raw as unknown as ResponseInternals;
   // Set when the head is rendered (sse() commits first), whether or not it has left yet.

@@ -230,8 +230,8 @@ function tokenList(option: string, list: readonly string[]): string[] {
   return [...list];
 }
 
-/** Adds a field to `Vary` unless it is there already (or `*` is), keeping whatever was set. */
-function appendVary(res: ServerResponse, field: string): void {
+/** @internal Adds a field to `Vary` unless it is there already (or `*` is), keeping whatever was set. */
+export function appendVary(res: ServerResponse, field: string): void {
   const current = res.getHeader('Vary');
   const text = Array.isArray(current) ? current.join(', ') : current === undefined ? '' : String(current);
   if (text === '') {

@@ -107,6 +107,9 @@ export function pipeFile(
   if (res.isCommitted()) return Promise.reject(new ResponseCommittedError('serve a file'));
   // The file is the whole body: whatever was written before would be lost at the end anyway.
   res.clearBuffer();
+  // `send` pipes the file into the response itself, past any encoder: files go out as they are
+  // (compress() leaves them alone; precompress assets, most binary ones are compressed already).
+  res.bodyEncoder = undefined;
   if (res.raw.destroyed) return Promise.resolve();
   const pipe = (sendFile: typeof send) =>
     startPipe(sendFile, res, urlPath, options, onDirectory, disposition);

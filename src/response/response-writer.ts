@@ -6,6 +6,7 @@
  * the server ended or is stopping the stream), never throw.
  */
 import type { ServerResponse } from 'node:http';
+import type { BodyEncoder } from './response-encoder.ts';
 
 /** @internal Shared settled results: the common case allocates no promise. */
 export const TRUE = Promise.resolve(true);
@@ -17,6 +18,8 @@ export interface Writable {
   readonly raw: ServerResponse;
   written: number;
   commit(): void;
+  /** Set once committed when the body is encoded (compressed): every byte then goes through it. */
+  readonly bodyEncoder: BodyEncoder | undefined;
   /** Whether the producer should stop: the client left or the server is stopping the stream. */
   readonly stopped: boolean;
   /** Resolves `true` when the socket has room again, `false` once writing is over (see {@link Writable.stopped}). */
@@ -36,6 +39,8 @@ export function writeChunk(target: Writable, chunk: Buffer | string): Promise<bo
   target.commit();
   // Node silently drops the body of a HEAD, 204 or 304 response; counting it would misreport the access log.
   if (carriesBody(raw)) target.written += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+  const encoder = target.bodyEncoder;
+  if (encoder !== undefined) return encoder.write(chunk);
   if (raw.write(chunk)) return target.stopped ? FALSE : TRUE;
   return target.drained();
 }

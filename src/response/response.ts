@@ -2,6 +2,7 @@ import { type ServerResponse, STATUS_CODES } from 'node:http';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { EventStream, type EventStreamOptions } from '../sse/event-stream.ts';
+import type { BodyEncoder } from './response-encoder.ts';
 import { type ServeFileOptions, serveFile, serveFileDownload } from './response-file.ts';
 import { sprintf, toText } from './response-format.ts';
 import { ResponseHeader } from './response-header.ts';
@@ -85,6 +86,20 @@ export class Response {
    * rather than when a long stream ends. It must not throw.
    */
   onCommit: (() => void) | undefined = undefined;
+  /**
+   * What the body passes through on its way to the socket (`compress()` sets one), or
+   * `undefined` for bytes as they are. Set it before the response commits: it is asked once, at
+   * commit for a stream or at the end of the chain for a buffered body, and dropped if it declines.
+   *
+   * @example
+   * ```ts
+   * s.use(async (r) => {
+   *   r.response.bodyEncoder = myEncoder(r); // see BodyEncoder
+   *   await r.middleware.next();
+   * });
+   * ```
+   */
+  bodyEncoder: BodyEncoder | undefined = undefined;
   private headerView: ResponseHeader | undefined = undefined;
   private drainWait: DrainWait | undefined = undefined;
   private writesStopped = false;
@@ -271,7 +286,7 @@ export class Response {
     this.chunks.length = 0;
   }
 
-  /** Body bytes already handed to the socket. */
+  /** Body bytes already handed to the socket (as the handler wrote them: before any compression). */
   bytesWritten(): number {
     return this.written;
   }
@@ -399,6 +414,8 @@ export class Response {
    * wrap. Writing to it commits the response as Node sees it.
    */
   rawWriter(): ServerResponse {
+    // What is written here reaches the socket as it is: no encoder may claim the body after it.
+    this.bodyEncoder = undefined;
     return this.raw;
   }
 
@@ -451,13 +468,46 @@ export class Response {
       this.onCommit = undefined;
       hook();
     }
+    // The one moment a stream's encoding can still be chosen: its head has not left yet.
+    const encoder = this.bodyEncoder;
+    if (encoder !== undefined && (this.raw.headersSent || !encoder.startStream(this))) {
+      this.bodyEncoder = undefined;
+    }
   }
 
-  /** @internal Ends the response when the chain is done: the buffer goes out in one write. */
-  finish(): void {
+  /**
+   * @internal Ends the response when the chain is done: the buffer goes out in one write. With a
+   * body encoder, a stream's encoder ends it, and a buffered body may be encoded first (async for a
+   * large one, which is when this returns a promise).
+   */
+  finish(): void | Promise<void> {
     const raw = this.raw;
     if (raw.writableEnded || raw.destroyed) return;
     const body = this.takeChunks();
+    const encoder = this.bodyEncoder;
+    if (encoder === undefined) return this.endWith(body);
+    // Counted as the handler wrote them, before encoding, as every streaming write counts them.
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    if (this.isCommitted()) {
+      if (carriesBody(raw)) this.written += size;
+      encoder.end(body);
+      return;
+    }
+    this.bodyEncoder = undefined;
+    this.defaultType(body);
+    const encoded = encoder.encodeWhole(this, body);
+    if (encoded instanceof Promise) return encoded.then((b) => this.endWith(b, size));
+    this.endWith(encoded, size);
+  }
+
+  /**
+   * Sends `body` as the rest of the response, with the headers of a buffered one when it was not
+   * committed; `counted` is its size before any encoding.
+   */
+  private endWith(body: string | Buffer, counted?: number): void {
+    const raw = this.raw;
+    // Checked again: the client may have left while an encoder worked on the body.
+    if (raw.writableEnded || raw.destroyed) return;
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     if (!this.isCommitted()) {
       const code = raw.statusCode;
@@ -468,9 +518,17 @@ export class Response {
         if (!raw.hasHeader('content-length')) raw.setHeader('Content-Length', size);
       }
     }
-    if (carriesBody(raw)) this.written += size;
+    if (carriesBody(raw)) this.written += counted ?? size;
     if (size > 0) raw.end(body);
     else raw.end();
+  }
+
+  /** The type a buffered body without one is sent as, set early so an encoder can judge it. */
+  private defaultType(body: string | Buffer): void {
+    const raw = this.raw;
+    if (body.length > 0 && carriesBody(raw) && !raw.hasHeader('content-type')) {
+      raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    }
   }
 
   /**

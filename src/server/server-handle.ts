@@ -71,7 +71,9 @@ async function run(ctx: Server, r: Request): Promise<void> {
     // leaving or a shutdown. Until then the request counts as running, so a shutdown waits for it.
     const es = r.response.eventStream;
     if (es !== undefined && !es.isClosed) await es.closed;
-    r.response.finish();
+    // A promise only when an encoder compresses a large body off the event loop.
+    const ending = r.response.finish();
+    if (ending !== undefined) await ending;
   } finally {
     ctx.active--;
   }

@@ -99,12 +99,16 @@ export class EventStream {
 
     const raw = response.raw;
     raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    // Whatever the handler said about a body of its own no longer describes this one.
+    raw.removeHeader('Content-Length');
+    raw.removeHeader('Content-Encoding');
+    // Committed before our Cache-Control is set: a body encoder (compress()) decides here, and must
+    // see a `no-transform` the handler asked for, not the one below, which is meant for proxies.
+    response.commit();
     raw.setHeader('Cache-Control', 'no-cache, no-transform');
     raw.setHeader('X-Accel-Buffering', 'no');
     // No `Connection` header of ours: Node says keep-alive exactly when it may (HTTP/1.1, and neither
     // the client nor the server, stopping, asked to close), and setting one would override both.
-    raw.removeHeader('Content-Length');
-    response.commit();
     // Send the head now so the client's `open` fires before the first event.
     if (retryFrame !== undefined) writeChunk(response, retryFrame);
     else raw.flushHeaders();
@@ -274,12 +278,15 @@ export class EventStream {
     if (this.ended) return;
     const raw = this.response.raw;
     if (!raw.writableEnded && !raw.destroyed) {
-      raw.end();
+      const encoder = this.response.bodyEncoder;
+      // An encoder ends the response itself, once its last bytes (a gzip trailer) are out.
+      if (encoder === undefined) raw.end();
+      else encoder.end();
       // Node has no write timeout: a client that never reads would hold the socket, and the
       // bytes queued for it, until shutdown. It gets a grace period to take them, then is cut.
       // Armed only while bytes wait for the client: a timer per close would keep every closed
       // response alive for the whole grace period.
-      if (raw.writableLength > 0 || (raw.socket?.writableLength ?? 0) > 0) {
+      if (this.bufferedBytes > 0 || (raw.socket?.writableLength ?? 0) > 0) {
         setTimeout(cutUnfinished, CLOSE_GRACE_MS, raw).unref();
       }
     }
@@ -311,12 +318,15 @@ export class EventStream {
     this.heartbeatTimer?.refresh();
     this.response.written += frame.length;
     this.writtenAtBeat = this.response.written;
-    return raw.write(frame);
+    const encoder = this.response.bodyEncoder;
+    return encoder === undefined ? raw.write(frame) : encoder.writeSync(frame);
   }
 
   /** @internal Bytes written to this stream that the socket has not yet taken (the slow-client measure). */
   get bufferedBytes(): number {
-    return this.response.raw.writableLength;
+    const encoder = this.response.bodyEncoder;
+    const raw = this.response.raw.writableLength;
+    return encoder === undefined ? raw : raw + encoder.pendingBytes;
   }
 
   /** @internal Resolves when the socket has room again (or `false` when the stream ended first). */
@@ -357,7 +367,7 @@ export class EventStream {
     // does not refresh the timer (a channel writing straight to the socket, which skips the
     // per-write refresh to stay cheap). Either way a comment adds nothing; look again later.
     const written = this.response.written;
-    if (this.response.raw.writableLength > 0 || written !== this.writtenAtBeat) {
+    if (this.bufferedBytes > 0 || written !== this.writtenAtBeat) {
       this.writtenAtBeat = written;
       this.heartbeatTimer?.refresh();
       return;

@@ -1,0 +1,47 @@
+/**
+ * The seam between a response and the socket for a transformation of its
+ * body (compression): one explicit extension point instead of a wrapper
+ * around `res.write`. Middleware sets `r.response.bodyEncoder` before the
+ * response commits; the response then asks it once, at commit (a stream) or
+ * at the end of the chain (a buffered body), whether it takes the body. When
+ * it declines it is dropped, so a plain response pays one field check.
+ */
+import type { Response } from './response.ts';
+
+/**
+ * What a body encoder does for a response. Every streaming write of sluice
+ * (`flush()`, `es.send()`, heartbeats, channel fan-out, returned iterables)
+ * goes through it once it has taken the stream; the channel's socket
+ * shortcut is never taken while one is set.
+ *
+ * @example
+ * ```ts
+ * // How compress() plugs in (sketch): set before the handler runs, consulted at commit.
+ * s.use(async (r) => {
+ *   r.response.bodyEncoder = myEncoder(r);
+ *   await r.middleware.next();
+ * });
+ * ```
+ */
+export interface BodyEncoder {
+  /**
+   * The response commits as a stream and its head has not left yet: set the
+   * headers the encoding needs and answer `true` to take every body byte
+   * from now on, or `false` to step aside (the encoder is then dropped).
+   */
+  startStream(res: Response): boolean;
+  /**
+   * The chain ended without a commit: `body` is the whole response. Returns
+   * the bytes to send (headers, `Content-Length` above all, set to match),
+   * or `body` itself to leave it alone. May be async for a large body.
+   */
+  encodeWhole(res: Response, body: Buffer | string): Buffer | string | Promise<Buffer | string>;
+  /** Writes stream bytes; resolves like `writeChunk`: `true` once the socket took the encoded bytes. */
+  write(chunk: Buffer | string): Promise<boolean>;
+  /** Writes stream bytes without a promise; `false` when the socket is full (or the stream is over). */
+  writeSync(chunk: Buffer | string): boolean;
+  /** Ends the encoded body after `chunk`; the encoder ends the response once its last bytes are out. */
+  end(chunk?: Buffer | string): void;
+  /** Bytes handed to the encoder that have not reached the response yet. */
+  readonly pendingBytes: number;
+}
