@@ -19,6 +19,8 @@ const socketWrites = new Map<string, Buffer[]>();
 const streams = new Map<string, EventStream>();
 /** What a wrapped res.write (a compression or logging middleware, say) saw. */
 const wrapperSaw: string[] = [];
+/** The socket's cork count after each send of a burst in one tick, then once the tick is over. */
+const corking: number[] = [];
 const stall = { started: 0, stop: false, results: [] as boolean[] };
 
 function recordSocketWrites(name: string, socket: Socket): void {
@@ -91,6 +93,17 @@ before(async () => {
         stall.results.push(ok);
         if (!ok) return;
       }
+      es.close();
+    });
+    s.get('/burst', async (r) => {
+      const es = r.response.sse({ heartbeat: 0 });
+      const socket = r.response.raw.socket as Socket;
+      for (let i = 0; i < 3; i++) {
+        void es.send({ data: `${i}` });
+        corking.push(socket.writableCorked);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      corking.push(socket.writableCorked);
       es.close();
     });
     s.get('/wrapped', (r) => {
@@ -184,6 +197,14 @@ test('a send that found the socket full resolves true once the client reads agai
   } finally {
     conn.socket.destroy();
   }
+});
+
+test('sends in one tick leave together: the socket is corked from the second until the tick ends', async () => {
+  const res = await read(`${ts.url}/burst`);
+  assert.equal(res.body, 'data: 0\n\ndata: 1\n\ndata: 2\n\n');
+  assert.equal(corking[0], 0, 'the first send of a tick waits for nothing');
+  assert.ok((corking[1] ?? 0) > 0 && (corking[2] ?? 0) > 0, `cork counts ${corking.join(',')}`);
+  assert.equal(corking[3], 0, 'still corked after the tick');
 });
 
 test('a response whose write was replaced (compression, a logger) gets every event through it', async () => {
