@@ -19,6 +19,7 @@ const socketWrites = new Map<string, Buffer[]>();
 const streams = new Map<string, EventStream>();
 /** What a wrapped res.write (a compression or logging middleware, say) saw. */
 const wrapperSaw: string[] = [];
+let lateSend: boolean | undefined;
 /** The socket's cork count after each send of a burst in one tick, then once the tick is over. */
 const corking: number[] = [];
 const stall = { started: 0, stop: false, results: [] as boolean[] };
@@ -106,6 +107,14 @@ before(async () => {
       corking.push(socket.writableCorked);
       es.close();
     });
+    s.get('/ended-behind', (r) => {
+      const es = r.response.sse({ heartbeat: 0 });
+      r.response.raw.end(); // behind the stream's back: the connection is kept alive for the next request
+      void es.send({ data: 'late' }).then((ok) => {
+        lateSend = ok;
+      });
+    });
+    s.get('/plain', () => 'plain');
     s.get('/wrapped', (r) => {
       const raw = r.response.raw;
       const write = raw.write;
@@ -205,6 +214,19 @@ test('sends in one tick leave together: the socket is corked from the second unt
   assert.equal(corking[0], 0, 'the first send of a tick waits for nothing');
   assert.ok((corking[1] ?? 0) > 0 && (corking[2] ?? 0) > 0, `cork counts ${corking.join(',')}`);
   assert.equal(corking[3], 0, 'still corked after the tick');
+});
+
+test('a send after the response was ended elsewhere writes nothing into the next response', async () => {
+  const conn = await rawRequest(ts.port, 'GET /ended-behind HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => conn.text().endsWith('0\r\n\r\n') && lateSend !== undefined, 'the first response');
+  conn.socket.write('GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await conn.closed;
+  const text = conn.text();
+  assert.equal(lateSend, false);
+  assert.doesNotMatch(text, /late/);
+  const second = text.slice(text.indexOf('0\r\n\r\n') + 5);
+  assert.match(second, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(second.endsWith('\r\n\r\nplain'), JSON.stringify(second));
 });
 
 test('a response whose write was replaced (compression, a logger) gets every event through it', async () => {

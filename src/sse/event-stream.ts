@@ -253,9 +253,11 @@ export class EventStream {
     this.eventsSent++;
     const socket = this.socket;
     const raw = this.response.raw;
-    // The channel's shortcut: one pre-built chunk to the socket instead of res.write's four parts.
-    if (socket === null || !socket.writable || !socketIsCaughtUp(raw, socket))
+    // The channel's shortcut: one pre-built chunk to the socket instead of res.write's four parts. Not
+    // once the response ended (raw.end() behind the stream's back): the socket may serve the next request.
+    if (socket === null || raw.writableEnded || !socket.writable || !socketIsCaughtUp(raw, socket)) {
       return this.writeFrame(framed.frame);
+    }
     this.heartbeatTimer?.refresh();
     const response = this.response;
     response.written += framed.frame.length;
