@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { Agent, get } from 'node:http';
 import { connect as tcp } from 'node:net';
 import { after, before, test } from 'node:test';
-import { chunkedSocketOf } from '../src/channel/channel-wire.ts';
 import {
   Channel,
   ChannelClosedError,
@@ -13,6 +12,7 @@ import {
   InvalidArgumentError,
   type SubscriptionEnd,
 } from '../src/index.ts';
+import { chunkedSocketOf } from '../src/response/chunked-socket.ts';
 import { connect, idsOf, type SseClient, tick, until } from './helpers/channel-clients.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
@@ -191,7 +191,7 @@ test('an HTTP/1.0 client (no chunked encoding) gets plain frames through the res
   });
   socket.write('GET /feed?name=http10 HTTP/1.0\r\n\r\n');
   await until(() => feed.size === 1, 'subscribed');
-  assert.equal(chunkedSocketOf(streams.get('http10') as EventStream), null);
+  assert.equal(chunkedSocketOf((streams.get('http10') as EventStream).response), null);
   const id = feed.publish({ data: 'over 1.0' }) as string;
   await until(() => text.includes('over 1.0'), 'the event');
   assert.ok(text.endsWith(`id: ${id}\ndata: over 1.0\n\n`), text);

@@ -28,9 +28,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rate R             events per second in the fixed-rate phase
                        (default 40000 / clients: 20/s at 2000 clients, 4/s at 10000)
   --only LIST          suites: sse,http,stream (default all)
-  --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,better-sse,hono,fastify;
+  --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify;
                        sluice-res-write (the Channel's socket shortcut off) only when named
-  --http-connections C autocannon connections (default 100)
+  --http-connections C wrk (or autocannon) connections (default 100)
   --stream-events N    events in the streaming response (default 200000)
   --batch B            connections opened at once (default 250)
   --out DIR            where latest.json and latest.md go (default bench/results,

@@ -27,6 +27,14 @@ export const SERVERS: readonly ServerEntry[] = [
   },
   { name: 'sluice', label: 'sluice', file: file('sluice'), sse: true, http: true, stream: true },
   {
+    name: 'sluice-send',
+    label: 'sluice es.send() per stream',
+    file: file('sluice-send'),
+    sse: true,
+    http: false,
+    stream: false,
+  },
+  {
     name: 'better-sse',
     label: 'better-sse',
     file: file('better-sse'),

@@ -164,7 +164,7 @@ export function markdown(r: Results): string {
   if (r.http) {
     parts.push(
       '',
-      `## Hello JSON: autocannon, ${o.httpConnections} connections, ${Math.max(1, Math.round(o.seconds))} s after 1 s warm-up`,
+      `## Hello JSON: ${r.http.find((run) => run.loadgen !== undefined)?.loadgen ?? 'autocannon'}, ${o.httpConnections} connections, ${Math.max(1, Math.round(o.seconds))} s after 1 s warm-up`,
       '',
       httpTable(r.http),
     );

@@ -1,6 +1,9 @@
-// Suite 2, hello-JSON: autocannon (the npm devDependency, so it works on a
-// fresh CI machine) against each server in turn, a fresh server per run.
-import { spawn } from 'node:child_process';
+// Suite 2, hello-JSON: wrk (Debian's package, installed here when missing and
+// apt-get can) against each server in turn, a fresh server per run. wrk takes
+// far less CPU than autocannon, so on 2 shared cores the server's figure is less
+// distorted; autocannon (the npm devDependency) is the fallback, so the suite
+// still runs on a machine where wrk cannot be had.
+import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
@@ -12,8 +15,10 @@ export interface HttpRun {
   rep: number;
   status: 'ok' | 'skipped' | 'failed';
   reason?: string;
+  /** The load generator that measured this run. */
+  loadgen?: 'wrk' | 'autocannon';
   reqPerSec?: number;
-  /** autocannon reports latency in whole milliseconds. */
+  /** autocannon reports latency in whole milliseconds, wrk to 10 µs. */
   p50Ms?: number;
   p99Ms?: number;
   errors?: number;
@@ -24,7 +29,8 @@ export interface HttpRun {
   cpuUsPerReq?: number;
 }
 
-interface AutocannonResult {
+/** What either load generator reports, in autocannon's shape (latency in ms, duration in s). */
+interface LoadResult {
   duration: number;
   errors: number;
   timeouts: number;
@@ -37,13 +43,16 @@ const AUTOCANNON = createRequire(import.meta.url).resolve('autocannon/autocannon
 
 export async function runHttp(o: Options, log: (line: string) => void): Promise<HttpRun[]> {
   const runs: HttpRun[] = [];
+  // BENCH_LOADGEN=autocannon: the fallback by choice, to compare with earlier autocannon figures.
+  const loadgen = process.env.BENCH_LOADGEN !== 'autocannon' && findWrk(o.smoke, log) ? 'wrk' : 'autocannon';
+  log(`[http] load generator: ${loadgen}`);
   const skip = new Map<string, string>();
   for (let rep = 1; rep <= o.reps; rep++) {
     for (const entry of pick('http', o.servers)) {
       const skipped = skip.get(entry.name);
       const run: HttpRun = skipped
         ? { server: entry.name, rep, status: 'skipped', reason: skipped }
-        : await runOnce(entry, rep, o);
+        : await runOnce(entry, rep, o, loadgen);
       if (run.status === 'skipped') skip.set(entry.name, run.reason ?? '');
       if (!skipped) {
         const what =
@@ -58,8 +67,14 @@ export async function runHttp(o: Options, log: (line: string) => void): Promise<
   return runs;
 }
 
-async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<HttpRun> {
-  const base = { server: entry.name, rep };
+async function runOnce(
+  entry: ServerEntry,
+  rep: number,
+  o: Options,
+  loadgen: 'wrk' | 'autocannon',
+): Promise<HttpRun> {
+  const base = { server: entry.name, rep, loadgen };
+  const load = loadgen === 'wrk' ? wrk : autocannon;
   const server = Child.spawn(entry.name, entry.file);
   try {
     const started = await listeningOrReason(server);
@@ -69,12 +84,9 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Htt
     const url = `http://127.0.0.1:${hello.port}/hello`;
     // One second of warm-up at the same concurrency, so the JIT has settled; a run of its own,
     // so the CPU samples around the measured run do not count it.
-    await autocannon(['-j', '-c', String(o.httpConnections), '-d', '1', url], 31_000);
+    await load(o.httpConnections, 1, url);
     const cpu0 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
-    const r = await autocannon(
-      ['-j', '-c', String(o.httpConnections), '-d', String(seconds), url],
-      (seconds + 30) * 1000,
-    );
+    const r = await load(o.httpConnections, seconds, url);
     const cpu1 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
     const errors = r.errors + r.timeouts + r.non2xx;
     return {
@@ -94,9 +106,58 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Htt
   }
 }
 
-function autocannon(args: string[], timeoutMs: number): Promise<AutocannonResult> {
+/**
+ * Whether `wrk` can be run, installing Debian's package first when it is missing and this
+ * process may (root, apt-get present; never in smoke mode, which must stay quick and offline).
+ */
+function findWrk(smoke: boolean, log: (line: string) => void): boolean {
+  const has = (): boolean => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
+  if (has()) return true;
+  if (smoke || process.getuid?.() !== 0) return false;
+  if (spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).error !== undefined) return false;
+  log('[http] wrk is missing: apt-get install -y wrk');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  spawnSync('apt-get', ['install', '-y', 'wrk'], { stdio: 'ignore', env, timeout: 300_000 });
+  return has();
+}
+
+/** One wrk run: one thread (the server gets the other core), `connections`, `seconds`. */
+async function wrk(connections: number, seconds: number, url: string): Promise<LoadResult> {
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url];
+  const out = await runTool('wrk', args, (seconds + 30) * 1000);
+  const done = /(\d+) requests in ([\d.]+)(us|ms|s|m)\b/.exec(out);
+  if (done === null) throw new Error(`wrk printed no request count: ${out.trim().split('\n').at(-1) ?? ''}`);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    duration: (Number(done[2]) * UNIT_MS[done[3] as string]!) / 1000,
+    errors: socket === null ? 0 : Number(socket[1]) + Number(socket[2]) + Number(socket[3]),
+    timeouts: socket === null ? 0 : Number(socket[4]),
+    non2xx: non2xx === null ? 0 : Number(non2xx[1]),
+    requests: { total: Number(done[1]) },
+    latency: { p50: percentileMs(out, '50'), p99: percentileMs(out, '99') },
+  };
+}
+
+const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+/** A line of wrk's `--latency` distribution, such as `99%    3.21ms`, in milliseconds. */
+function percentileMs(out: string, p: string): number {
+  const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out);
+  return m === null ? Number.NaN : Number(m[1]) * UNIT_MS[m[2] as string]!;
+}
+
+async function autocannon(connections: number, seconds: number, url: string): Promise<LoadResult> {
+  const args = [AUTOCANNON, '-j', '-c', String(connections), '-d', String(seconds), url];
+  const out = await runTool(process.execPath, args, (seconds + 30) * 1000);
+  const line = out.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(line) as LoadResult;
+}
+
+/** Runs a load generator to its end (killed after `timeoutMs`); resolves its stdout. */
+function runTool(command: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [AUTOCANNON, ...args], {
+    const proc = spawn(command, args, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -112,15 +173,12 @@ function autocannon(args: string[], timeoutMs: number): Promise<AutocannonResult
     // The runner's exit handler only knows forked children; this one dies with a timeout or here.
     const onExit = (): boolean => proc.kill('SIGKILL');
     process.once('exit', onExit);
+    proc.on('error', reject);
     proc.on('close', (code) => {
       clearTimeout(timer);
       process.off('exit', onExit);
-      const line = out.trim().split('\n').at(-1) ?? '';
-      try {
-        resolve(JSON.parse(line) as AutocannonResult);
-      } catch {
-        reject(new Error(`autocannon exited ${code}: ${err.trim().split('\n').at(-1) ?? ''}`));
-      }
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} exited ${code}: ${err.trim().split('\n').at(-1) ?? ''}`));
     });
   });
 }

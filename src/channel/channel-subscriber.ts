@@ -1,9 +1,10 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { socketIsCaughtUp } from '../response/chunked-socket.ts';
 import type { Response } from '../response/response.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import { type ChannelRecord, compareIds, type ReplayResult, type Wire } from './channel-adapter.ts';
-import { cursorFrame, resetFrame, socketIsCaughtUp, wireOf } from './channel-wire.ts';
+import { cursorFrame, resetFrame, wireOf } from './channel-wire.ts';
 
 /**
  * What happens to a subscriber whose pending output passes `maxBuffered`:

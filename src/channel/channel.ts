@@ -1,4 +1,5 @@
 import { ChannelClosedError, InvalidArgumentError } from '../errors.ts';
+import { chunkedSocketOf } from '../response/chunked-socket.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import {
   type ChannelAdapter,
@@ -16,7 +17,7 @@ import {
   Subscriber,
   type SubscriptionEnd,
 } from './channel-subscriber.ts';
-import { type ChannelEvent, chunkedSocketOf, toMessage } from './channel-wire.ts';
+import { type ChannelEvent, toMessage } from './channel-wire.ts';
 
 /**
  * Options of `new Channel()` (and the defaults of a `ChannelHub`).
@@ -321,7 +322,7 @@ export class Channel {
       lastEventId,
       maxBuffered: this.maxBuffered,
       dropOldest: this.dropOldest,
-      socket: this.socketShortcut ? chunkedSocketOf(stream) : null,
+      socket: this.socketShortcut ? chunkedSocketOf(stream.response) : null,
     });
     this.byStream.set(stream, sub);
     sub.index = this.subs.push(sub) - 1;

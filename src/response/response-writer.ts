@@ -5,6 +5,7 @@
  * accepted, `false` once the producer should stop (the client is gone, or
  * the server ended or is stopping the stream), never throw.
  */
+import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { BodyEncoder } from './response-encoder.ts';
 
@@ -53,7 +54,8 @@ export function carriesBody(raw: ServerResponse): boolean {
 
 /**
  * One wait for `drain`, shared by every write that is waiting on the same
- * response: resolves `true` on `drain` and `false` on `close` — or at once
+ * response: resolves `true` on `drain` (of the response, or of its socket
+ * when the write went straight to it) and `false` on `close` — or at once
  * when `settle(false)` is called, which is how `close()` and a shutdown
  * release a producer whose client stopped reading: neither event would ever
  * come then, and the producer would hang on its `await` for good.
@@ -63,23 +65,26 @@ export class DrainWait {
   /** Set by the first {@link settle}: the next blocked write needs a new wait. */
   settled = false;
   private readonly raw: ServerResponse;
+  private readonly drainFrom: EventEmitter;
   private resolve!: (ok: boolean) => void;
   private readonly onDrain = () => this.settle(true);
   private readonly onClose = () => this.settle(false);
 
-  constructor(raw: ServerResponse) {
+  /** `drainFrom`: the socket, when the blocked write bypassed the response (it sends no `drain` then). */
+  constructor(raw: ServerResponse, drainFrom: EventEmitter = raw) {
     this.raw = raw;
+    this.drainFrom = drainFrom;
     this.promise = new Promise((resolve) => {
       this.resolve = resolve;
     });
-    raw.once('drain', this.onDrain);
+    drainFrom.once('drain', this.onDrain);
     raw.once('close', this.onClose);
   }
 
   /** Resolves the wait (only the first call counts) and lets go of the response's events. */
   settle(ok: boolean): void {
     this.settled = true;
-    this.raw.off('drain', this.onDrain);
+    this.drainFrom.off('drain', this.onDrain);
     this.raw.off('close', this.onClose);
     this.resolve(ok);
   }

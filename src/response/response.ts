@@ -1,4 +1,5 @@
 import { type ServerResponse, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { EventStream, type EventStreamOptions } from '../sse/event-stream.ts';
@@ -330,17 +331,19 @@ export class Response {
   /**
    * @internal Resolves `true` when the socket has room again, `false` once
    * writing is over: the client left, the stream was ended, or the server is
-   * stopping. Concurrent waiters share one wait.
+   * stopping. Concurrent waiters share one wait. `socket`: the write went
+   * straight to it (see `chunked-socket.ts`), so the response itself never
+   * learnt it was full and its `drain` would not come; the socket's does.
    */
-  drained(): Promise<boolean> {
+  drained(socket?: Socket): Promise<boolean> {
     const raw = this.raw;
     if (raw.destroyed || raw.writableEnded || this.stopped) return FALSE;
-    if (!raw.writableNeedDrain) return TRUE;
+    if (!(socket === undefined ? raw.writableNeedDrain : socket.writableNeedDrain)) return TRUE;
     if (this.drainWait === undefined || this.drainWait.settled) {
       // Only a blocked writer gets here: now a shutdown must be able to reach it, so it is watched.
       this.request.watch();
       if (this.stopped) return FALSE;
-      this.drainWait = new DrainWait(raw);
+      this.drainWait = new DrainWait(raw, socket);
     }
     return this.drainWait.promise;
   }

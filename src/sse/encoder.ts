@@ -91,7 +91,21 @@ export function formatEvent(ev: SseEvent): string {
   // Each property is read exactly once: a getter cannot pass validation with one
   // value and then be written with another.
   const { data, event, id, retry, comment } = ev;
+  return formatFields(data, event, id, retry, comment);
+}
 
+/**
+ * @internal {@link formatEvent} on field values already read, for a caller
+ * that compares them first (`es.send()` reuses the frame of an event object
+ * sent again unchanged).
+ */
+export function formatFields(
+  data: unknown,
+  event: unknown,
+  id: unknown,
+  retry: unknown,
+  comment: unknown,
+): string {
   // The overwhelmingly common shape; skip the general assembly below.
   if (
     typeof data === 'string' &&
@@ -117,7 +131,7 @@ export function formatEvent(ev: SseEvent): string {
   if (data !== undefined) fields += dataLines(dataText(data));
   else if (named) fields += 'data: \n';
 
-  const head = comment === undefined ? '' : formatComment(comment);
+  const head = comment === undefined ? '' : formatComment(comment as string);
   return fields === '' ? head : `${head}${fields}\n`;
 }
 
