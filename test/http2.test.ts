@@ -340,6 +340,38 @@ test('200 SSE streams on one connection: a stalled reader delays no other; reset
   assert.deepEqual(ids.slice(0, 3), [0, 1, 2]);
 });
 
+test('flush() waits for an HTTP/2 reader that stopped, and resolves false once it resets', async (t) => {
+  let flushed = 0;
+  let result: boolean | undefined;
+  const ts = await startHttp2Server(true, (s) => {
+    s.get('/firehose', async (r) => {
+      const chunk = 'x'.repeat(16 * 1024);
+      for (let i = 0; i < 2000; i++) {
+        r.response.write(chunk);
+        result = await r.response.flush();
+        if (!result) return;
+        flushed++;
+      }
+    });
+  });
+  t.after(() => ts.close());
+  const session = await h2connect(ts.url);
+  t.after(() => session.destroy());
+  const st = h2open(session, '/firehose');
+  await st.headers;
+  st.stream.pause();
+  await sleep(300);
+  // The stream window (64 KiB) and the stream's buffer hold a few chunks; without backpressure
+  // the producer would have flushed all 2000 (32 MiB) by now.
+  assert.ok(flushed < 100, `the producer flushed ${flushed} chunks of 16 KiB to a reader that stopped`);
+  const before = flushed;
+  st.stream.close(constants.NGHTTP2_CANCEL);
+  const deadline = Date.now() + 2000;
+  while (result !== false && Date.now() < deadline) await sleep(5);
+  assert.equal(result, false, 'the waiting flush() resolved false');
+  assert.ok(flushed <= before + 1);
+});
+
 test('shutdown with open HTTP/2 streams: GOAWAY, signals aborted, streams ended cleanly, promptly', async (t) => {
   const reasons: string[] = [];
   const ts = await startHttp2Server(true, (s) => {
