@@ -372,6 +372,35 @@ test('flush() waits for an HTTP/2 reader that stopped, and resolves false once i
   assert.ok(flushed <= before + 1);
 });
 
+test('an HTTP/2 connection without streams is closed after the keep-alive timeout; one with a quiet stream is not', async (t) => {
+  const ts = await startHttp2Server(true, (s) => {
+    s.setTimeouts({ keepAlive: 150 });
+    s.get('/hi', () => 'hi');
+    s.get('/quiet', (r) => {
+      r.response.sse({ heartbeat: 0 });
+    });
+  });
+  t.after(() => ts.close());
+  const idle = await h2connect(ts.url);
+  const busy = await h2connect(ts.url);
+  t.after(() => busy.destroy());
+  const idleClosed = new Promise<void>((resolve) => idle.once('close', () => resolve()));
+  let busyGoaway = false;
+  busy.once('goaway', () => {
+    busyGoaway = true;
+  });
+  assert.equal((await h2request(idle, '/hi')).body, 'hi');
+  const quiet = h2open(busy, '/quiet');
+  await quiet.headers;
+  const t0 = performance.now();
+  const closed = await Promise.race([idleClosed.then(() => true), sleep(3000).then(() => false)]);
+  assert.ok(closed, 'the idle connection was closed');
+  t.diagnostic(`idle connection closed ${(performance.now() - t0).toFixed(0)} ms after its last stream`);
+  await sleep(400);
+  assert.equal(busyGoaway, false, 'a connection with an open stream stays');
+  assert.equal(quiet.stream.closed, false);
+});
+
 test('shutdown with open HTTP/2 streams: GOAWAY, signals aborted, streams ended cleanly, promptly', async (t) => {
   const reasons: string[] = [];
   const ts = await startHttp2Server(true, (s) => {

@@ -161,6 +161,7 @@ export function createHttp2Listener(
     }
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
+    closeWhenIdle(session, http1.keepAliveTimeout ?? 5000);
     // Only the server's receive window is ours to open (a WINDOW_UPDATE on stream 0).
     if (settings.connectionWindowSize > 65_535) session.setLocalWindowSize(settings.connectionWindowSize);
   });
@@ -168,6 +169,28 @@ export function createHttp2Listener(
   // Node destroys what failed, and without a listener here nothing else is needed.
   server.on('sessionError', () => {});
   return { server, sessions, http1: tls !== undefined };
+}
+
+/**
+ * Closes a connection that has had no open stream for `ms` (the keep-alive timeout), as an idle
+ * HTTP/1.1 keep-alive connection is closed: Node's HTTP/2 server keeps one for good. A quiet
+ * stream is never cut: only a connection without streams counts as idle.
+ */
+function closeWhenIdle(session: ServerHttp2Session, ms: number): void {
+  if (ms <= 0) return;
+  let open = 0;
+  const timer = setTimeout(() => {
+    if (open === 0 && !session.closed) session.close();
+  }, ms);
+  timer.unref();
+  const ended = () => {
+    if (--open === 0 && !session.closed) timer.refresh();
+  };
+  session.on('stream', (stream) => {
+    open++;
+    stream.once('close', ended);
+  });
+  session.once('close', () => clearTimeout(timer));
 }
 
 /** @internal Stops new streams: GOAWAY on every connection; open streams go on until they end. */

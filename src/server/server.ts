@@ -181,7 +181,9 @@ export class Server extends RouteGroup {
    * behind a proxy that speaks HTTP/2 to its upstream; Node's h2c server does not accept HTTP/1.1
    * there. Every feature works alike on both protocols; connection-specific headers
    * (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`) are
-   * never sent on HTTP/2, whoever sets them. Applies to listeners started afterwards.
+   * never sent on HTTP/2, whoever sets them. A connection left with no open stream is closed
+   * after the keep-alive timeout (see {@link setTimeouts}), as an idle HTTP/1.1 one is; the
+   * head and request timeouts apply to HTTP/1.1 only. Applies to listeners started afterwards.
    *
    * @example
    * ```ts
