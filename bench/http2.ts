@@ -88,8 +88,11 @@ async function round(mode: Mode, streams: number, events: number): Promise<Round
   let session: ClientHttp2Session | undefined;
   if (mode === 'h2c' || mode === 'h2') {
     session = connect(`${mode === 'h2' ? 'https' : 'http'}://127.0.0.1:${port}`, { ca: cert });
+    await new Promise((resolve, reject) => {
+      session?.once('connect', resolve);
+      session?.once('error', reject);
+    });
     session.on('error', () => {});
-    await new Promise((resolve) => session?.once('connect', resolve));
     session.setLocalWindowSize(16 * 1024 * 1024);
     for (let i = 0; i < streams; i++) {
       const c = new Counter();
@@ -120,6 +123,7 @@ async function round(mode: Mode, streams: number, events: number): Promise<Round
     closers.push(() => agent.destroy());
   }
   // Every stream subscribed: the server says so.
+  const subscribing = performance.now();
   for (;;) {
     child.send({ cmd: 'memory' });
     const m = await next();
@@ -142,6 +146,10 @@ async function round(mode: Mode, streams: number, events: number): Promise<Round
       child.send({ cmd: 'stop' });
       await new Promise((resolve) => child.once('exit', resolve));
       return { mode, deliveriesPerSec: want / seconds, bytesPerStream: perStream };
+    }
+    if (performance.now() - subscribing > 30_000) {
+      child.kill();
+      throw new Error(`${mode}: ${m.subscribers} of ${streams} streams subscribed after 30 s`);
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
