@@ -56,6 +56,7 @@ export { sprintf } from './response/response-format.ts';
 export { ResponseHeader } from './response/response-header.ts';
 export { type BindableRoute, RouteGroup } from './router/router.ts';
 export { createServer, Server, type ShutdownOptions, server } from './server/server.ts';
+export type { Http2Options } from './server/server-http2.ts';
 export { type Logger, silentLogger } from './server/server-logger.ts';
 export type { ServerTimeouts } from './server/server-timeouts.ts';
 export { MemorySessionStore, type MemorySessionStoreOptions } from './session/memory-session-store.ts';

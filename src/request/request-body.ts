@@ -67,8 +67,16 @@ export function hasParsableBody(req: IncomingMessage): boolean {
   const type = headers['content-type'];
   if (type === undefined) return false;
   const length = headers['content-length'];
-  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) return false;
+  if ((length === undefined || length === '0') && headers['transfer-encoding'] === undefined) {
+    // HTTP/2 has no Transfer-Encoding: a body without Content-Length is ended by the stream.
+    if (length !== undefined || req.httpVersionMajor !== 2 || endsWithHeaders(req)) return false;
+  }
   return JSON_TYPE.test(type) || FORM_TYPE.test(type) || MULTIPART_TYPE.test(type) || TEXT_TYPE.test(type);
+}
+
+/** Whether an HTTP/2 request's HEADERS frame ended its stream: then it has no body. */
+function endsWithHeaders(req: IncomingMessage): boolean {
+  return (req as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== false;
 }
 
 /**

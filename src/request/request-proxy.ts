@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { compile } from '@fastify/proxy-addr';
 import { InvalidArgumentError } from '../errors.ts';
@@ -112,7 +113,8 @@ export function resolveProxy(r: Request): ProxyView {
   const socketAddr = socket?.remoteAddress ?? '';
   const socketProtocol = (socket as TLSSocket | undefined)?.encrypted === true ? 'https' : 'http';
   const setting = r.server.proxyTrust;
-  if (setting === undefined) return { ip: socketAddr, protocol: socketProtocol, host: raw.headers.host };
+  if (setting === undefined)
+    return { ip: socketAddr, protocol: socketProtocol, host: hostHeader(raw.headers) };
   const headers = raw.headers;
   const elements = setting.forwarded ? parseForwarded(headerText(headers.forwarded)) : undefined;
   const chain =
@@ -130,7 +132,7 @@ export function resolveProxy(r: Request): ProxyView {
   // A trusted peer that forwarded no address (X-Forwarded-Proto without -For) still speaks for
   // the one hop it is.
   if (hop === 0 && (chain.length > 0 || !isTrusted(r, setting, ip, 0))) {
-    return { ip, protocol: socketProtocol, host: headers.host };
+    return { ip, protocol: socketProtocol, host: hostHeader(headers) };
   }
   if (hop === 0) hop = 1;
   let proto: string | undefined;
@@ -149,8 +151,14 @@ export function resolveProxy(r: Request): ProxyView {
   return {
     ip,
     protocol: protocol === 'https' || protocol === 'http' ? protocol : socketProtocol,
-    host: host !== undefined && HOST.test(host) ? host : headers.host,
+    host: host !== undefined && HOST.test(host) ? host : hostHeader(headers),
   };
+}
+
+/** The Host header, or on HTTP/2 (which has none, as a rule) the `:authority` pseudo-header. */
+function hostHeader(headers: IncomingHttpHeaders): string | undefined {
+  const authority = headers.host ?? headers[':authority'];
+  return typeof authority === 'string' ? authority : undefined;
 }
 
 /** A host[:port] as a Host header may hold it, so a proxy's value cannot inject a path or spaces. */

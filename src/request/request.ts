@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { SessionNotInstalledError } from '../errors.ts';
 import { Response } from '../response/response.ts';
+import { http2StreamOf } from '../response/response-http2.ts';
 import type { Server } from '../server/server.ts';
 import type { Session } from '../session/session.ts';
 import { readRequestBody, type UploadedFile } from './request-body.ts';
@@ -119,11 +120,22 @@ export class Request {
     if (res.writableFinished) return;
     const server = this.server;
     server.inFlight.add(this);
-    res.once('close', () => {
-      server.inFlight.delete(this);
-      // 'close' before the response finished means the connection went away under us.
-      if (!res.writableFinished) this.abort('client');
-    });
+    const stream = http2StreamOf(res);
+    if (stream !== undefined) {
+      // HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A
+      // reset by the client ends the stream's writable side first, so only a clean close with
+      // every byte sent is a finished response.
+      stream.once('close', () => {
+        server.inFlight.delete(this);
+        if (stream.rstCode !== 0 || !stream.writableFinished) this.abort('client');
+      });
+    } else {
+      res.once('close', () => {
+        server.inFlight.delete(this);
+        // 'close' before the response finished means the connection went away under us.
+        if (!res.writableFinished) this.abort('client');
+      });
+    }
     if (server.stopping) this.abort('shutdown');
   }
 

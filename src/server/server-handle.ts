@@ -7,6 +7,7 @@ import { runWithRequest } from '../request/request-context.ts';
 import { type Handler, isExitSignal } from '../request/request-middleware.ts';
 import { originForm } from '../request/request-path.ts';
 import type { Response } from '../response/response.ts';
+import { http2ResponseOf } from '../response/response-http2.ts';
 import type { Server } from './server.ts';
 import { describeThrown } from './server-logger.ts';
 
@@ -229,6 +230,12 @@ export function reportError(r: Request, e: unknown): void {
  * good, hence the cut after a grace period.
  */
 function abortStream(raw: ServerResponse): void {
+  // HTTP/2 says "truncated" with RST_STREAM; the connection, shared with other streams, stays.
+  const h2 = http2ResponseOf(raw);
+  if (h2 !== undefined) {
+    h2.cut();
+    return;
+  }
   const socket = raw.socket;
   if (socket == null || socket.destroyed || !socket.writable) {
     raw.destroy();

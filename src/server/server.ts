@@ -19,6 +19,16 @@ import {
 } from '../request/request-proxy.ts';
 import { assertMiddleware, RouteGroup, Router } from '../router/router.ts';
 import { handleRequest, notFound } from './server-handle.ts';
+import {
+  createHttp2Listener,
+  destroyAll,
+  goAway,
+  type Http2Listener,
+  type Http2Options,
+  type Http2RequestListener,
+  type ResolvedHttp2,
+  resolveHttp2,
+} from './server-http2.ts';
 import { guardLogger, type Logger } from './server-logger.ts';
 import {
   DEFAULT_MAX_HEADER_SIZE,
@@ -89,7 +99,10 @@ export class Server extends RouteGroup {
   private ports: number[] = [0];
   private address: string | undefined = undefined;
   private httpsOptions: HttpsOptions | undefined = undefined;
+  private http2: ResolvedHttp2 | undefined = undefined;
   private listeners: HttpServer[] = [];
+  /** The HTTP/2 listeners, apart: their connections are sessions, closed with GOAWAY. */
+  private http2Listeners: Http2Listener[] = [];
   /** Callers of run() waiting for the server to stop, however it is stopped. */
   private stopWaiters: (() => void)[] = [];
 
@@ -165,6 +178,28 @@ export class Server extends RouteGroup {
       throw new InvalidArgumentError('options', 'must be TLS options such as { key, cert }', options);
     }
     this.httpsOptions = options;
+    return this;
+  }
+
+  /**
+   * Serves HTTP/2 (`true`, or settings; `false` turns it off again). With {@link setHttps}: HTTP/2
+   * over TLS, HTTP/1.1 still accepted on the same port (ALPN picks per connection), so old clients
+   * and `curl --http1.1` keep working. Without TLS: cleartext h2c with prior knowledge, for use
+   * behind a proxy that speaks HTTP/2 to its upstream; Node's h2c server does not accept HTTP/1.1
+   * there. Every feature works alike on both protocols; connection-specific headers
+   * (`Connection`, `Keep-Alive`, `Transfer-Encoding`, `Upgrade`, `Proxy-Connection`) are
+   * never sent on HTTP/2, whoever sets them. A connection left with no open stream is closed
+   * after the keep-alive timeout (see {@link setTimeouts}), as an idle HTTP/1.1 one is; the
+   * head and request timeouts apply to HTTP/1.1 only. Applies to listeners started afterwards.
+   *
+   * @example
+   * ```ts
+   * s.setHttps({ key: readFileSync('key.pem'), cert: readFileSync('cert.pem') }).setHttp2(true);
+   * s.setHttp2({ maxConcurrentStreams: 2000 }); // h2c behind a proxy when no setHttps()
+   * ```
+   */
+  setHttp2(options: boolean | Http2Options): this {
+    this.http2 = resolveHttp2(options);
     return this;
   }
 
@@ -331,7 +366,18 @@ export class Server extends RouteGroup {
     if (this.listeners.length > 0) throw new InvalidArgumentError('start', 'the server is already started');
     this.stopping = false;
     const onRequest = handleRequest.bind(null, this);
-    this.listeners = this.ports.map(() => {
+    const http2 = this.http2;
+    if (http2 !== undefined) {
+      const options = listenerOptions(this.timeouts, this.maxHeaderSize);
+      const stopping = () => this.stopping;
+      this.http2Listeners = this.ports.map(() =>
+        createHttp2Listener(http2, this.httpsOptions, options, onRequest as Http2RequestListener, stopping),
+      );
+    }
+    this.listeners = this.ports.map((_, i) => {
+      // HTTP/2 listeners share the plain ones' life cycle (listen, close, port): a net.Server each.
+      const h2 = this.http2Listeners[i];
+      if (h2 !== undefined) return h2.server as unknown as HttpServer;
       const options = listenerOptions(this.timeouts, this.maxHeaderSize);
       const s = this.httpsOptions
         ? createHttpsServer({ ...options, ...this.httpsOptions }, onRequest)
@@ -357,6 +403,7 @@ export class Server extends RouteGroup {
       // One port failed (EADDRINUSE, say): release the others so a corrected start() can follow.
       const listeners = this.listeners;
       this.listeners = [];
+      this.http2Listeners = [];
       await Promise.all(
         listeners.map((s) => (s.listening ? new Promise((resolve) => s.close(resolve)) : undefined)),
       );
@@ -388,8 +435,10 @@ export class Server extends RouteGroup {
     if (this.listeners.length === 0) await this.start();
     const addr = this.address ?? 'localhost';
     const scheme = this.httpsOptions === undefined ? 'http' : 'https';
+    const protocols =
+      this.http2 === undefined ? '' : this.httpsOptions === undefined ? ' (h2c)' : ' (h2, http/1.1)';
     for (const port of this.getListenedPorts())
-      this.logger.info(`sluice: "${this.name}" listening on ${scheme}://${addr}:${port}`);
+      this.logger.info(`sluice: "${this.name}" listening on ${scheme}://${addr}:${port}${protocols}`);
     await new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         // Handlers go at the first signal, so a second Ctrl-C gets Node's default: exit at once.
@@ -418,12 +467,22 @@ export class Server extends RouteGroup {
     const timeout = shutdownTimeout(options);
     this.stopping = true;
     const listeners = this.listeners;
+    const http2 = this.http2Listeners;
     this.listeners = [];
+    this.http2Listeners = [];
     const closed = listeners.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const s of listeners) s.closeIdleConnections();
+    for (let i = 0; i < listeners.length; i++) {
+      const h2 = http2[i];
+      if (h2 !== undefined) goAway(h2);
+      else listeners[i]!.closeIdleConnections();
+    }
     for (const r of this.inFlight) r.abort('shutdown');
     await this.drain(timeout);
-    for (const s of listeners) s.closeAllConnections();
+    for (let i = 0; i < listeners.length; i++) {
+      const h2 = http2[i];
+      if (h2 !== undefined) destroyAll(h2);
+      else listeners[i]!.closeAllConnections();
+    }
     await Promise.all(closed);
     for (const resolve of this.stopWaiters.splice(0)) resolve();
   }
