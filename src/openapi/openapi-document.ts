@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.ts';
-import type { Route, RouteGroup } from '../router/router.ts';
+import { type Route, type RouteGroup, undocumented } from '../router/router.ts';
 import { isRouteConfig } from '../schema/define-route.ts';
 import type { EventMap, RouteConfig, Schema } from '../schema/route-types.ts';
 import {
@@ -38,7 +38,7 @@ export type OpenApiDocument = {
 } & JsonSchema;
 
 /** @internal Marks the routes sluice/openapi binds itself (the document, the page): not listed in the document. */
-export const HIDDEN = Symbol('sluice.openapi.hidden');
+export const HIDDEN: typeof undocumented = undocumented;
 
 const LOWER: Record<string, string> = {
   GET: 'get',

@@ -34,6 +34,13 @@ export interface Route {
 export const routeBinding: unique symbol = Symbol('sluice.routeBinding');
 
 /**
+ * @internal The `meta` of routes that serve an API's description (the OpenAPI document, its docs
+ * page): `sluice/openapi` leaves them out of the document. Here, so the core can bind such routes
+ * (`s.setOpenApiPath`) without importing that module.
+ */
+export const undocumented: unique symbol = Symbol('sluice.undocumented');
+
+/**
  * What `g.bind(controller)` binds: an object with a `routeBinding` entry, as made by
  * `defineRoute` in `sluice/schema`.
  *
