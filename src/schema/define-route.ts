@@ -108,8 +108,8 @@ export function defineRoute(config: RouteConfig): RouteDefinition<RouteConfig> {
   return Object.freeze(definition);
 }
 
-/** An event map is checked whole at definition, so a typo fails at startup, not on the first event. */
-function assertEvents(events: unknown, response: unknown): void {
+/** @internal An event map is checked whole at definition, so a typo fails at startup, not on the first event. */
+export function assertEvents(events: unknown, response: unknown): void {
   if (typeof events !== 'object' || events === null || Object.keys(events).length === 0) {
     throw new InvalidArgumentError(
       'events',

@@ -24,3 +24,9 @@ export type {
   TypedEventStream,
 } from './route-types.ts';
 export type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.ts';
+export {
+  type ChannelItem,
+  TypedChannel,
+  type TypedChannelOptions,
+  typedChannel,
+} from './typed-channel.ts';
