@@ -21,6 +21,9 @@ export type {
   RouteRequest,
   RouteResponse,
   Schema,
+  StreamDeclaration,
+  StreamItem,
+  StreamRouteConfig,
   TypedEventStream,
 } from './route-types.ts';
 export type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.ts';
