@@ -91,7 +91,7 @@ test('the OpenAPI document describes NDJSON (itemSchema in 3.2, x-itemSchema in 
   };
   assert.equal((await validate32('https://spec.openapis.org/oas/3.2/schema-base', d32 as never)).valid, true);
   const nd = d32.paths['/rows']?.get.responses[200].content['application/x-ndjson'];
-  assert.deepEqual((nd?.itemSchema as { required: string[] }).required, ['id', 'name']);
+  assert.deepEqual((nd?.itemSchema as { required?: string[] } | undefined)?.required, ['id', 'name']);
   assert.deepEqual(d32.paths['/log']?.get.responses[200].content['text/plain'], {
     schema: { type: 'string' },
   });
