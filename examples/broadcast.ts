@@ -49,6 +49,26 @@ export function mountTicker(
   intervalMs = 200,
   adapter?: ChannelAdapter,
 ): Ticker {
+  const ticker = startTicker(intervalMs, adapter);
+  s.get(path, async (r) => {
+    // A short retry: a dropped browser is back (and caught up) within a second.
+    const es = r.response.sse({ retry: 1000 });
+    await ticker.channel.subscribe(es);
+  });
+  return ticker;
+}
+
+/**
+ * The ticker's channel and its publisher, without a route: for a route bound another way (the
+ * demo describes its ticker with `defineRoute`).
+ *
+ * @example
+ * ```ts
+ * const ticker = startTicker(200);
+ * s.get('/prices', (r) => ticker.channel.subscribe(r.response.sse()));
+ * ```
+ */
+export function startTicker(intervalMs = 200, adapter?: ChannelAdapter): Ticker {
   // Five minutes of ticks: a laptop waking from sleep later than that gets a reset, not a flood.
   const channel = new Channel({ name: 'ticker', history: { count: 1500, maxAge: 5 * 60_000 }, adapter });
   let price = 100;
@@ -65,13 +85,6 @@ export function mountTicker(
   }, intervalMs);
   // The publisher alone should not keep a process alive; the server does that.
   timer.unref();
-
-  s.get(path, async (r) => {
-    // A short retry: a dropped browser is back (and caught up) within a second.
-    const es = r.response.sse({ retry: 1000 });
-    await channel.subscribe(es);
-  });
-
   return {
     channel,
     stop() {

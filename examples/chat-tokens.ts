@@ -18,7 +18,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { createServer, HttpError, type RouteGroup, type Server, sseEvent } from 'sluice';
+import { createServer, HttpError, type Request, type RouteGroup, type Server, sseEvent } from 'sluice';
 
 /**
  * Options of {@link mountChat}.
@@ -57,43 +57,60 @@ const MAX_TOKENS = 2000;
  * ```
  */
 export function mountChat(s: RouteGroup, path = '/chat', options: ChatOptions = {}): void {
-  const delay = options.tokenDelayMs ?? 40;
   s.bindHandler(`POST:${path}`, (r) => {
-    const body = r.getBody<ChatRequest | string | undefined>();
-    const input: ChatRequest = typeof body === 'string' ? { prompt: body } : (body ?? {});
-    const prompt = typeof input.prompt === 'string' ? input.prompt.trim() : '';
-    // Refused here, before the stream starts, so the client gets a plain 400 and not an event.
-    if (prompt === '') throw new HttpError(400, 'Send JSON like {"prompt": "Tell me about streams"}');
-    if (prompt.length > MAX_PROMPT)
-      throw new HttpError(400, `The prompt is limited to ${MAX_PROMPT} characters`);
-    const maxTokens = input.maxTokens ?? MAX_TOKENS;
-    if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1 || (maxTokens as number) > MAX_TOKENS) {
-      throw new HttpError(400, `maxTokens must be an integer from 1 to ${MAX_TOKENS}`);
-    }
-
-    const logger = r.server.getLogger();
-    // r.signal aborts when the client leaves; the model's sleep listens to it, so generation stops
-    // mid-token instead of finishing a token nobody will read.
-    const signal = r.signal;
-    return (async function* answer() {
-      let tokens = 0;
-      let finished = false;
-      try {
-        for await (const text of fakeModel(prompt, delay, signal)) {
-          tokens++;
-          yield sseEvent({ event: 'token', data: { text } });
-          if (tokens === maxTokens) break;
-        }
-        finished = true;
-        const finishReason = tokens === maxTokens ? 'length' : 'stop';
-        yield sseEvent({ event: 'done', data: { tokens, finishReason } });
-      } finally {
-        // Runs when the answer is complete, and also when the client left mid-answer: sluice calls the
-        // generator's return() then.
-        if (!finished) logger.info(`chat: client left after ${tokens} tokens; generation stopped`);
-      }
+    const tokens = chatAnswer(r, options);
+    // Plain { event, data } items become SSE events once wrapped; the demo's typed route yields them as they are.
+    return (async function* framed() {
+      for await (const item of tokens) yield sseEvent(item);
     })();
   });
+}
+
+/** One event of a chat answer. */
+export type ChatEvent =
+  | { event: 'token'; data: { text: string } }
+  | { event: 'done'; data: { tokens: number; finishReason: 'stop' | 'length' } };
+
+/**
+ * Checks the request and returns the answer as `{ event, data }` items, for a route bound either
+ * way: `mountChat` frames them, the demo's `defineRoute` route checks each against its schema.
+ */
+export function chatAnswer(r: Request, options: ChatOptions = {}): AsyncGenerator<ChatEvent> {
+  const delay = options.tokenDelayMs ?? 40;
+  const body = r.getBody<ChatRequest | string | undefined>();
+  const input: ChatRequest = typeof body === 'string' ? { prompt: body } : (body ?? {});
+  const prompt = typeof input.prompt === 'string' ? input.prompt.trim() : '';
+  // Refused here, before the stream starts, so the client gets a plain 400 and not an event.
+  if (prompt === '') throw new HttpError(400, 'Send JSON like {"prompt": "Tell me about streams"}');
+  if (prompt.length > MAX_PROMPT)
+    throw new HttpError(400, `The prompt is limited to ${MAX_PROMPT} characters`);
+  const maxTokens = input.maxTokens ?? MAX_TOKENS;
+  if (!Number.isInteger(maxTokens) || (maxTokens as number) < 1 || (maxTokens as number) > MAX_TOKENS) {
+    throw new HttpError(400, `maxTokens must be an integer from 1 to ${MAX_TOKENS}`);
+  }
+
+  const logger = r.server.getLogger();
+  // r.signal aborts when the client leaves; the model's sleep listens to it, so generation stops
+  // mid-token instead of finishing a token nobody will read.
+  const signal = r.signal;
+  return (async function* answer(): AsyncGenerator<ChatEvent> {
+    let tokens = 0;
+    let finished = false;
+    try {
+      for await (const text of fakeModel(prompt, delay, signal)) {
+        tokens++;
+        yield { event: 'token', data: { text } };
+        if (tokens === maxTokens) break;
+      }
+      finished = true;
+      const finishReason = tokens === maxTokens ? 'length' : 'stop';
+      yield { event: 'done', data: { tokens, finishReason } };
+    } finally {
+      // Runs when the answer is complete, and also when the client left mid-answer: sluice calls the
+      // generator's return() then.
+      if (!finished) logger.info(`chat: client left after ${tokens} tokens; generation stopped`);
+    }
+  })();
 }
 
 /**

@@ -9,7 +9,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type RouteGroup, server } from 'sluice';
+import { type Request, type RouteGroup, server } from 'sluice';
 
 /** The message of the original program. */
 interface TestMessage {
@@ -19,15 +19,18 @@ interface TestMessage {
 
 /** Binds the JSON-messages stream at `path`. */
 export function mountJsonMessages(s: RouteGroup, path = '/stream', count = 100, intervalMs = 200): void {
-  s.bindHandler(`GET:${path}`, async (r) => {
-    const es = r.response.sse();
-    for (let i = 0; i < count && !es.isClosed; i++) {
-      const message: TestMessage = { Name: `Name${i}`, Value: `Value${i}` };
-      if (!(await es.send({ data: message }))) return;
-      await sleep(intervalMs, undefined, { signal: es.signal });
-    }
-    es.close(); // all sent: an event stream stays open until it is closed or the client leaves
-  });
+  s.bindHandler(`GET:${path}`, (r) => sendJsonMessages(r, count, intervalMs));
+}
+
+/** The stream itself, for a route bound another way (the demo describes it with `defineRoute`). */
+export async function sendJsonMessages(r: Request, count = 100, intervalMs = 200): Promise<void> {
+  const es = r.response.sse();
+  for (let i = 0; i < count && !es.isClosed; i++) {
+    const message: TestMessage = { Name: `Name${i}`, Value: `Value${i}` };
+    if (!(await es.send({ data: message }))) return;
+    await sleep(intervalMs, undefined, { signal: es.signal });
+  }
+  es.close(); // all sent: an event stream stays open until it is closed or the client leaves
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -9,22 +9,25 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { type RouteGroup, server } from 'sluice';
+import { type Request, type RouteGroup, server } from 'sluice';
 
 /** Binds the counter stream (100 events, 200 ms apart) at `path`. */
 export function mountCounter(s: RouteGroup, path = '/', count = 100, intervalMs = 200): void {
-  s.bindHandler(`GET:${path}`, async (r) => {
-    r.response.header.set('Content-Type', 'text/event-stream');
-    r.response.header.set('Cache-Control', 'no-cache');
-    // A reconnecting EventSource sends the last id it saw: resume after it instead of starting over.
-    const last = Number.parseInt(String(r.headers['last-event-id'] ?? ''), 10);
-    for (let i = Number.isInteger(last) && last >= 0 ? last + 1 : 0; i < count; i++) {
-      r.response.writefln('id: %d\ndata: %d\n', i, i);
-      // flush() resolves false once the client is gone: stop producing.
-      if (!(await r.response.flush())) return;
-      await sleep(intervalMs, undefined, { signal: r.signal });
-    }
-  });
+  s.bindHandler(`GET:${path}`, (r) => writeCounter(r, count, intervalMs));
+}
+
+/** The counter itself, for a route bound another way (the demo describes it with `defineRoute`). */
+export async function writeCounter(r: Request, count = 100, intervalMs = 200): Promise<void> {
+  r.response.header.set('Content-Type', 'text/event-stream');
+  r.response.header.set('Cache-Control', 'no-cache');
+  // A reconnecting EventSource sends the last id it saw: resume after it instead of starting over.
+  const last = Number.parseInt(String(r.headers['last-event-id'] ?? ''), 10);
+  for (let i = Number.isInteger(last) && last >= 0 ? last + 1 : 0; i < count; i++) {
+    r.response.writefln('id: %d\ndata: %d\n', i, i);
+    // flush() resolves false once the client is gone: stop producing.
+    if (!(await r.response.flush())) return;
+    await sleep(intervalMs, undefined, { signal: r.signal });
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

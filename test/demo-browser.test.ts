@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { validate as validate32 } from '@hyperjump/json-schema/openapi-3-2';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { createDemo, type Demo } from '../examples/demo/server.ts';
 import { silentLogger } from '../src/index.ts';
@@ -103,6 +104,32 @@ test('the demo page shows live streams, a streamed chat answer, and replay after
 
   const shot = join(tmpdir(), 'sluice-demo.png');
   await page.screenshot({ path: shot });
+  assert.deepEqual(pageErrors, []);
+  await page.close();
+});
+
+test('the demo describes itself: /api.json validates as OpenAPI 3.2, /swagger lists every stream and its events', async () => {
+  const doc = await (await fetch(`${base}/api.json`)).json();
+  assert.equal(doc.openapi, '3.2.0');
+  assert.equal((await validate32('https://spec.openapis.org/oas/3.2/schema-base', doc)).valid, true);
+  // Only the API: the page's own files are left out.
+  assert.deepEqual(Object.keys(doc.paths).sort(), ['/', '/chat', '/stream', '/ticker']);
+  const ticker = doc.paths['/ticker'].get;
+  assert.ok(ticker.parameters.some((p: { name: string }) => p.name === 'Last-Event-ID'));
+
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(`${base}/swagger`);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 10_000 });
+  const ops = await page.$$eval('.op', (els) =>
+    els.map((e) => `${(e as HTMLElement).dataset.method} ${(e as HTMLElement).dataset.path}`),
+  );
+  assert.deepEqual(ops.sort(), ['get /', 'get /stream', 'get /ticker', 'post /chat']);
+  const eventsOf = (path: string) =>
+    page.$$eval(`.op[data-path="${path}"] .event`, (els) => els.map((e) => (e as HTMLElement).dataset.event));
+  assert.deepEqual(await eventsOf('/ticker'), ['tick', 'reset']);
+  assert.deepEqual(await eventsOf('/chat'), ['token', 'done']);
   assert.deepEqual(pageErrors, []);
   await page.close();
 });

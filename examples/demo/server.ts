@@ -19,10 +19,8 @@ import {
   type Server,
   server,
 } from 'sluice';
-import { mountTicker } from '../broadcast.ts';
-import { mountChat } from '../chat-tokens.ts';
-import { mountJsonMessages } from '../seed-json-messages.ts';
-import { mountCounter } from '../seed-writefln.ts';
+import { startTicker } from '../broadcast.ts';
+import { demoApi } from './api.ts';
 
 const PUBLIC_DIR = join(dirname(fileURLToPath(import.meta.url)), 'public');
 const TYPES: Record<string, string> = {
@@ -48,10 +46,15 @@ export function createDemo(name = 'demo', adapter?: ChannelAdapter): Demo {
   // Every stream below (counter, SSE, chat tokens, the ticker) and the page itself go out
   // compressed to a browser that accepts it, each event flushed as it is sent.
   s.use(compress());
-  mountCounter(s, '/');
-  mountJsonMessages(s, '/stream');
-  mountChat(s, '/chat');
-  const ticker = mountTicker(s, '/ticker', 200, adapter);
+  const ticker = startTicker(200, adapter);
+  // The streams as typed routes, so the server describes itself: the document and its docs page.
+  s.bind(demoApi(ticker.channel));
+  s.setOpenApiPath('/api.json', {
+    version: '3.2',
+    info: { title: 'sluice demo', version: '1.0.0' },
+    untyped: false, // the page's files are not part of the API
+  });
+  s.setSwaggerPath('/swagger');
   mountPage(s);
   return { server: s, stopTicker: () => ticker.stop() };
 }
@@ -135,7 +138,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   ${base}/         the seed's counter: 100 events, 200 ms apart   curl -N ${base}/
   ${base}/stream   the seed's JSON messages                       curl -N ${base}/stream
   ${base}/chat     POST {"prompt": "..."}: a token stream          curl -N -d '{"prompt":"hi"}' -H 'content-type: application/json' ${base}/chat
-  ${base}/ticker   a broadcast channel with Last-Event-ID replay  curl -N ${base}/ticker`);
+  ${base}/ticker   a broadcast channel with Last-Event-ID replay  curl -N ${base}/ticker
+  ${base}/api.json the OpenAPI 3.2 document of these routes; ${base}/swagger renders it`);
   await s.run();
   stopTicker();
   await redis?.quit();

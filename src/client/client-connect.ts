@@ -10,6 +10,7 @@ import {
   type ReadyStateValue,
   readResetInfo,
   SseClientEvent,
+  TextClientEvent,
   type WithReset,
 } from './client-events.ts';
 import { EventQueue, HIGH_WATER } from './client-iterator.ts';
@@ -61,6 +62,8 @@ export class SseClient<M extends EventMap = EventMap> implements AsyncIterable<A
   private readonly fetcher: FetchFunction;
   private readonly parser: SseParser;
   private readonly listeners = new Map<string, Set<Listener>>();
+  /** Event types whose data is text, not JSON (`options.text`); `undefined` when none. */
+  private readonly textTypes: ReadonlySet<string> | undefined;
   private readonly queues = new Set<EventQueue<AnyClientEvent<WithReset<M>>>>();
   private state: ReadyStateValue = ReadyState.CONNECTING;
   /** Closed for good; every wait checks it after it wakes. */
@@ -102,6 +105,12 @@ export class SseClient<M extends EventMap = EventMap> implements AsyncIterable<A
     if (typeof fetcher !== 'function') {
       throw new InvalidArgumentError('fetch', 'must be a function (no global fetch here)', fetcher);
     }
+    if (
+      options.text !== undefined &&
+      !(Array.isArray(options.text) && options.text.every((t) => typeof t === 'string'))
+    ) {
+      throw new InvalidArgumentError('text', 'must be an array of event type names', options.text);
+    }
     if (options.shouldRetry !== undefined && typeof options.shouldRetry !== 'function') {
       throw new InvalidArgumentError('shouldRetry', 'must be a function', options.shouldRetry);
     }
@@ -110,6 +119,7 @@ export class SseClient<M extends EventMap = EventMap> implements AsyncIterable<A
     this.options = options;
     this.repeat = options.repeat ?? (this.method === 'GET' || this.method === 'HEAD');
     this.readTimeout = readTimeout;
+    this.textTypes = options.text === undefined ? undefined : new Set(options.text);
     this.backoff = new Backoff(options.backoff);
     // A browser's fetch must be called on the global object: stored bare and called as a method of the
     // client, it throws "Illegal invocation" (found by the Chromium matrix; Node's fetch does not care).
@@ -324,7 +334,10 @@ export class SseClient<M extends EventMap = EventMap> implements AsyncIterable<A
       const info = readResetInfo(parsed.data);
       if (info !== undefined) this.parser.setLastEventId(info.resumeId);
     }
-    const event = new SseClientEvent(parsed.type, parsed.data, parsed.id, this.parser.lastEventId);
+    const event =
+      this.textTypes?.has(parsed.type) === true
+        ? new TextClientEvent(parsed.type, parsed.data, parsed.id, this.parser.lastEventId)
+        : new SseClientEvent(parsed.type, parsed.data, parsed.id, this.parser.lastEventId);
     const set = this.listeners.get(parsed.type);
     if (set !== undefined) for (const fn of set) this.call(fn, event);
     for (const q of this.queues) q.push(event as unknown as AnyClientEvent<WithReset<M>>);

@@ -162,6 +162,13 @@ export class SseClientEvent implements ClientEvent<string, unknown> {
   }
 }
 
+/** An event of a type declared as text (`ConnectOptions.text`): its data is the value itself. */
+export class TextClientEvent extends SseClientEvent {
+  override json(): unknown {
+    return this.data;
+  }
+}
+
 /**
  * What `onopen` receives: the response that opened the stream.
  *

@@ -62,6 +62,12 @@ export interface ConnectOptions {
   repeat?: boolean;
   /** The `Last-Event-ID` of the very first request (a position the app kept). */
   lastEventId?: string;
+  /**
+   * Event types whose data is plain text: their `json()` returns the data as it is. sluice sends
+   * string data unquoted (`es.send({ event: 'note', data: 'hi' })` is `data: hi`), so a map entry
+   * `note: string` needs its name here; the typed API client fills it in from the route.
+   */
+  text?: readonly string[];
   /** Ms without a single byte (heartbeats count) after which the attempt fails and reconnects. 0: off (default). */
   readTimeout?: number;
   /** Reconnect delays. */

@@ -18,6 +18,22 @@
  * }
  * ```
  */
+
+export { ApiError, type ApiProblem, apiManifest, createApiClient } from './client-api.ts';
+export type {
+  ApiCallOptions,
+  ApiClient,
+  ApiClientOptions,
+  ApiEvents,
+  ApiManifest,
+  ApiRequest,
+  ApiResponse,
+  ApiRoute,
+  ApiStreamOptions,
+  ManifestRoute,
+  PathScalar,
+  QueryValue,
+} from './client-api-types.ts';
 export { Backoff, type BackoffOptions } from './client-backoff.ts';
 export { connect, SseClient } from './client-connect.ts';
 export {

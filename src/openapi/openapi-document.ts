@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.ts';
-import type { Route, RouteGroup } from '../router/router.ts';
+import { type Route, type RouteGroup, undocumented } from '../router/router.ts';
 import { isRouteConfig } from '../schema/define-route.ts';
-import type { EventMap, RouteConfig, Schema } from '../schema/route-types.ts';
+import type { EventMap, RouteConfig, Schema, StreamDeclaration } from '../schema/route-types.ts';
 import {
   envelopeOf,
   eventItemSchema,
@@ -38,7 +38,7 @@ export type OpenApiDocument = {
 } & JsonSchema;
 
 /** @internal Marks the routes sluice/openapi binds itself (the document, the page): not listed in the document. */
-export const HIDDEN = Symbol('sluice.openapi.hidden');
+export const HIDDEN: typeof undocumented = undocumented;
 
 const LOWER: Record<string, string> = {
   GET: 'get',
@@ -175,6 +175,8 @@ function operation(c: AnyConfig, route: Route, version: '3.1' | '3.2', options: 
       description: 'An event stream',
       content: { 'text/event-stream': eventMedia(c.events, version) },
     };
+  } else if (c.stream !== undefined) {
+    responses['200'] = streamResponse(c.stream, version);
   } else if (c.response !== undefined) {
     const schema = jsonSchemaOf(c.response, 'output');
     responses['200'] = {
@@ -203,6 +205,28 @@ function eventMedia(events: EventMap, version: '3.1' | '3.2'): object {
     schema: { type: 'string', description: 'Server-Sent Events; each event is described by x-itemSchema' },
     'x-itemSchema': item,
   };
+}
+
+/**
+ * A byte stream: NDJSON (the type sluice sends, `application/x-ndjson`) with one item schema per
+ * line — `itemSchema` in 3.2, `x-itemSchema` beside an opaque string in 3.1 — or plain text.
+ */
+function streamResponse(stream: StreamDeclaration, version: '3.1' | '3.2'): object {
+  if (stream.ndjson === undefined) {
+    return { description: 'A text stream', content: { 'text/plain': { schema: { type: 'string' } } } };
+  }
+  const item = jsonSchemaOf(stream.ndjson, 'output');
+  const media =
+    version === '3.2'
+      ? { itemSchema: item }
+      : {
+          schema: {
+            type: 'string',
+            description: 'Newline-delimited JSON; each line is described by x-itemSchema',
+          },
+          'x-itemSchema': item,
+        };
+  return { description: 'A stream of JSON items, one per line', content: { 'application/x-ndjson': media } };
 }
 
 /** One parameter per property of an object schema; path parameters without a schema are strings. */

@@ -42,17 +42,7 @@ export function serveOpenApi(s: RouteGroup, options: ServeOpenApiOptions = {}): 
   }
   // Built now, so a bad option fails at the call and not on the first request.
   openApiDocument(s, options);
-  let cached: { routes: number; json: string } | undefined;
-  const serveDocument: Handler = (r) => {
-    const routes = s.router.list().length;
-    if (cached === undefined || cached.routes !== routes) {
-      const doc: OpenApiDocument = openApiDocument(s, options);
-      cached = { routes, json: JSON.stringify(doc) };
-    }
-    r.response.header.set('Content-Type', 'application/json; charset=utf-8');
-    r.response.write(cached.json);
-  };
-  s.router.add(`GET:${path}`, serveDocument, s.ancestry, s.prefix, HIDDEN);
+  s.router.add(`GET:${path}`, documentHandler(s, options), s.ancestry, s.prefix, HIDDEN);
   const docsPath = options.docsPath;
   if (docsPath === undefined) return;
   if (typeof docsPath !== 'string' || !docsPath.startsWith('/')) {
@@ -62,13 +52,35 @@ export function serveOpenApi(s: RouteGroup, options: ServeOpenApiOptions = {}): 
       docsPath,
     );
   }
-  const page = docsPage(joinUrl(s.prefix, path));
-  const servePage: Handler = (r) => {
+  s.router.add(`GET:${docsPath}`, docsPageHandler(joinUrl(s.prefix, path)), s.ancestry, s.prefix, HIDDEN);
+}
+
+/**
+ * @internal The handler that answers a group's document: built on its first request, when every
+ * route is bound, and again only when routes were added since. Shared by `serveOpenApi` and the
+ * server's `setOpenApiPath`.
+ */
+export function documentHandler(s: RouteGroup, options: OpenApiOptions): Handler {
+  let cached: { routes: number; json: string } | undefined;
+  return (r) => {
+    const routes = s.router.list().length;
+    if (cached === undefined || cached.routes !== routes) {
+      const doc: OpenApiDocument = openApiDocument(s, options);
+      cached = { routes, json: JSON.stringify(doc) };
+    }
+    r.response.header.set('Content-Type', 'application/json; charset=utf-8');
+    r.response.write(cached.json);
+  };
+}
+
+/** @internal The handler of the docs page that renders the document at `specUrl`. */
+export function docsPageHandler(specUrl: string): Handler {
+  const page = docsPage(specUrl);
+  return (r) => {
     r.response.header.set('Content-Type', 'text/html; charset=utf-8');
     r.response.header.set('Content-Security-Policy', PAGE_POLICY);
     r.response.write(page);
   };
-  s.router.add(`GET:${docsPath}`, servePage, s.ancestry, s.prefix, HIDDEN);
 }
 
 function joinUrl(prefix: string, path: string): string {

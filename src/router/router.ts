@@ -4,7 +4,7 @@ import { readBodyStep } from '../request/request-body.ts';
 import { checkRouteOptions, mergeRouteOptions, type RouteOptions } from '../request/request-body-options.ts';
 import type { Handler } from '../request/request-middleware.ts';
 import { GroupFallbacks } from './route-fallback.ts';
-import { joinPaths, METHODS, type Method, parsePattern } from './route-pattern.ts';
+import { joinPaths, METHODS, type Method, type ParsedPattern, parsePattern } from './route-pattern.ts';
 
 /** What the route table stores for one bound route. */
 export interface Route {
@@ -38,6 +38,13 @@ export interface Route {
  * core imports that module.
  */
 export const routeBinding: unique symbol = Symbol('sluice.routeBinding');
+
+/**
+ * @internal The `meta` of routes that serve an API's description (the OpenAPI document, its docs
+ * page): `sluice/openapi` leaves them out of the document. Here, so the core can bind such routes
+ * (`s.setOpenApiPath`) without importing that module.
+ */
+export const undocumented: unique symbol = Symbol('sluice.undocumented');
 
 /**
  * What `g.bind(controller)` binds: an object with a `routeBinding` entry, as made by
@@ -129,28 +136,60 @@ export class Router {
     this.composeInto(route);
     const methods: Method[] = [...parsed.methods];
     // Every conflict is found before anything is registered, so a refused call leaves the table as it was.
-    for (const m of methods) {
-      if (!this.bound.has(`${m} ${parsed.path}`)) continue;
-      // An explicit HEAD wins over the implicit one that a GET route registered.
-      if (m === 'HEAD' && this.implicitHead.has(parsed.path)) continue;
-      throw new InvalidArgumentError(
-        'pattern',
-        `a route for ${m} ${route.pattern} is already bound${this.shared ? SHARED_HINT : ''}`,
-        pattern,
-      );
-    }
+    this.assertFree(parsed, pattern);
+    const shape = shapeOf(parsed.path);
     for (const m of methods) {
       if (m === 'HEAD' && this.implicitHead.delete(parsed.path)) this.fmw.off('HEAD', parsed.path);
-      this.bound.add(`${m} ${parsed.path}`);
+      this.bound.add(`${m} ${shape}`);
       this.fmw.on(m, parsed.path, noop, route);
     }
     // GET routes answer HEAD too (headers, no body), as HTTP expects.
-    if (methods.includes('GET') && !methods.includes('HEAD') && !this.bound.has(`HEAD ${parsed.path}`)) {
-      this.bound.add(`HEAD ${parsed.path}`);
+    if (methods.includes('GET') && !methods.includes('HEAD') && !this.bound.has(`HEAD ${shape}`)) {
+      this.bound.add(`HEAD ${shape}`);
       this.implicitHead.add(parsed.path);
       this.fmw.on('HEAD', parsed.path, noop, route);
     }
     this.routes.push(route);
+  }
+
+  /**
+   * Checks that every pattern of a batch (a controller's routes) can be bound, against the table
+   * and against each other, before one is: a clash throws and leaves the table as it was, never
+   * half a controller bound.
+   */
+  assertBatch(patterns: readonly string[], prefix: string): void {
+    const batch = new Map<string, string>();
+    for (const pattern of patterns) {
+      const parsed = parsePattern(pattern, prefix);
+      this.assertFree(parsed, pattern);
+      for (const m of parsed.methods) {
+        const key = `${m} ${shapeOf(parsed.path)}`;
+        const other = batch.get(key);
+        if (other !== undefined) {
+          throw new InvalidArgumentError(
+            'controller',
+            `two of its routes would both answer ${m} ${parsed.path} ("${other}" and "${pattern}")`,
+            pattern,
+          );
+        }
+        batch.set(key, pattern);
+      }
+    }
+  }
+
+  /** Throws when a method of the pattern is already bound to a route of the same shape. */
+  private assertFree(parsed: ParsedPattern, pattern: string): void {
+    const shape = shapeOf(parsed.path);
+    for (const m of parsed.methods) {
+      if (!this.bound.has(`${m} ${shape}`)) continue;
+      // An explicit HEAD wins over the implicit one that a GET route registered.
+      if (m === 'HEAD' && this.implicitHead.has(parsed.path)) continue;
+      throw new InvalidArgumentError(
+        'pattern',
+        `a route for ${m} ${parsed.path} is already bound${this.shared ? SHARED_HINT : ''}`,
+        pattern,
+      );
+    }
   }
 
   /** The bound routes in the order they were bound, for `sluice/openapi` to describe. */
@@ -224,6 +263,15 @@ export class Router {
 }
 
 function noop(): void {}
+
+/**
+ * A path as find-my-way tells routes apart: a param's name does not count (`/u/:id` and
+ * `/u/:name` are one route to it, and it throws on the second), its pattern does, and a trailing
+ * slash does not (`ignoreTrailingSlash`).
+ */
+function shapeOf(path: string): string {
+  return path.replace(/\/:[A-Za-z0-9_]+/g, '/:').replace(/(.)\/$/, '$1');
+}
 
 const SHARED_HINT =
   '; server() returns the same named server on every call — use createServer() for a fresh one (tests, buildApp())';
@@ -320,6 +368,11 @@ export class RouteGroup {
         controller,
       );
     }
+    // All or nothing: a clash found on the third route must not leave the first two bound.
+    this.router.assertBatch(
+      found.map((b) => b.pattern),
+      this.prefix,
+    );
     for (const b of found) {
       this.router.add(b.pattern, b.handler, this.ancestry, this.prefix, b.meta, b.options);
     }

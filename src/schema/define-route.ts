@@ -18,10 +18,13 @@ import type {
   RouteDefinition,
   RouteMethod,
   Schema,
+  StreamDeclaration,
+  StreamRouteConfig,
   TypedEventStream,
 } from './route-types.ts';
 import { assertSchema, type Checked, check } from './standard-schema.ts';
 import { CompiledEvents, TypedEvents } from './typed-events.ts';
+import { CompiledStream } from './typed-stream.ts';
 
 const METHODS: readonly RouteMethod[] = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS'];
 
@@ -85,6 +88,16 @@ export function defineRoute<
 >(
   config: JsonRouteConfig<P, TParams, TQuery, THeaders, TBody, TResponse>,
 ): RouteDefinition<JsonRouteConfig<P, TParams, TQuery, THeaders, TBody, TResponse>>;
+export function defineRoute<
+  const P extends string,
+  TStream extends StreamDeclaration,
+  TParams extends Schema | undefined = undefined,
+  TQuery extends Schema | undefined = undefined,
+  THeaders extends Schema | undefined = undefined,
+  TBody extends Schema | undefined = undefined,
+>(
+  config: StreamRouteConfig<P, TParams, TQuery, THeaders, TBody, TStream>,
+): RouteDefinition<StreamRouteConfig<P, TParams, TQuery, THeaders, TBody, TStream>>;
 export function defineRoute(config: RouteConfig): RouteDefinition<RouteConfig> {
   if (typeof config !== 'object' || config === null) {
     throw new InvalidArgumentError('config', 'must be an object { method, path, handler, ... }', config);
@@ -108,6 +121,7 @@ export function defineRoute(config: RouteConfig): RouteDefinition<RouteConfig> {
   if (config.events !== undefined) assertEvents(config.events, config.response);
   // Checked here, where the mistake is written, as `s.post(path, h, options)` checks its own.
   const options = pickRouteOptions(config);
+  if (config.stream !== undefined) assertStream(config.stream, config);
   const compiled = new CompiledRoute(config);
   const handler: Handler = (r) => compiled.run(r);
   const definition = {
@@ -117,8 +131,20 @@ export function defineRoute(config: RouteConfig): RouteDefinition<RouteConfig> {
   return Object.freeze(definition);
 }
 
-/** An event map is checked whole at definition, so a typo fails at startup, not on the first event. */
-function assertEvents(events: unknown, response: unknown): void {
+/** A stream declaration is one of two shapes, and excludes the other kinds of answer. */
+function assertStream(stream: unknown, config: RouteConfig): void {
+  const s = stream as { ndjson?: unknown; text?: unknown } | null;
+  const ok = typeof s === 'object' && s !== null && (s.ndjson !== undefined) !== (s.text === true);
+  if (!ok)
+    throw new InvalidArgumentError('stream', 'must be { ndjson: ItemSchema } or { text: true }', stream);
+  if (s.ndjson !== undefined) assertSchema('stream.ndjson', s.ndjson);
+  if (config.events !== undefined || config.response !== undefined) {
+    throw new InvalidArgumentError('stream', 'a route answers a stream, events or a response: one of them');
+  }
+}
+
+/** @internal An event map is checked whole at definition, so a typo fails at startup, not on the first event. */
+export function assertEvents(events: unknown, response: unknown): void {
   if (typeof events !== 'object' || events === null || Object.keys(events).length === 0) {
     throw new InvalidArgumentError(
       'events',
@@ -144,6 +170,7 @@ class CompiledRoute {
   private readonly places: { readonly name: Place; readonly schema: Schema }[] = [];
   private readonly response: Schema | undefined;
   private readonly events: CompiledEvents | undefined;
+  private readonly stream: CompiledStream | undefined;
   private readonly userHandler: (input: never, r: Request) => unknown;
 
   constructor(config: RouteConfig) {
@@ -156,6 +183,10 @@ class CompiledRoute {
       config.events === undefined
         ? undefined
         : new CompiledEvents(config.events, config.validateEvents ?? CHECK_OUTPUT_BY_DEFAULT);
+    this.stream =
+      config.stream === undefined
+        ? undefined
+        : new CompiledStream(config.stream, config.validateEvents ?? CHECK_OUTPUT_BY_DEFAULT);
     this.userHandler = config.handler as (input: never, r: Request) => unknown;
   }
 
@@ -181,6 +212,7 @@ class CompiledRoute {
 
   private finish(r: Request, result: unknown): unknown {
     if (this.events !== undefined) return this.events.wrapReturned(result);
+    if (this.stream !== undefined) return this.stream.wrapReturned(result);
     // A handler that wrote its answer itself returned nothing: only returned values are checked.
     if (this.response === undefined || result === undefined) return result;
     const checked = check(this.response, result, 'response');

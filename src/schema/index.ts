@@ -21,6 +21,15 @@ export type {
   RouteRequest,
   RouteResponse,
   Schema,
+  StreamDeclaration,
+  StreamItem,
+  StreamRouteConfig,
   TypedEventStream,
 } from './route-types.ts';
 export type { InferInput, InferOutput, StandardSchemaV1 } from './standard-schema.ts';
+export {
+  type ChannelItem,
+  TypedChannel,
+  type TypedChannelOptions,
+  typedChannel,
+} from './typed-channel.ts';

@@ -229,11 +229,57 @@ export interface EventRouteConfig<
   ) => AsyncIterable<EventItem<TEvents>> | Iterable<EventItem<TEvents>> | MaybePromise<void>;
 }
 
-/** Either kind of definition, as sluice reads it at runtime (and `sluice/openapi` describes it). */
+/**
+ * What a byte-stream route sends: newline-delimited JSON items of a schema (`application/x-ndjson`,
+ * each item checked before it is written), or plain text (`text/plain`, strings or bytes).
+ *
+ * @example
+ * ```ts
+ * const rows: StreamDeclaration = { ndjson: z.object({ id: z.number() }) };
+ * const log: StreamDeclaration = { text: true };
+ * ```
+ */
+export type StreamDeclaration =
+  | { readonly ndjson: Schema; readonly text?: undefined }
+  | { readonly text: true; readonly ndjson?: undefined };
+
+/** What a stream route's handler yields: items of the NDJSON schema, or text (strings or bytes). */
+export type StreamItem<S extends StreamDeclaration> = S extends { readonly ndjson: infer I }
+  ? InputOf<I>
+  : string | Uint8Array;
+
+/** A streaming route that is not SSE (NDJSON or text): see {@link defineRoute}. */
+export interface StreamRouteConfig<
+  P extends string,
+  TParams extends Schema | undefined,
+  TQuery extends Schema | undefined,
+  THeaders extends Schema | undefined,
+  TBody extends Schema | undefined,
+  TStream extends StreamDeclaration,
+> extends RouteBase<P, TParams, TQuery, THeaders, TBody> {
+  /** `{ ndjson: ItemSchema }` or `{ text: true }`. The handler returns (or is) an iterable of items. */
+  readonly stream: TStream;
+  readonly events?: undefined;
+  readonly response?: undefined;
+  /** Check each NDJSON item against its schema before it is written. Default: on unless NODE_ENV=production. */
+  readonly validateEvents?: boolean;
+  readonly handler: (
+    input: RouteInput<
+      OutputOr<TParams, PathParams<P>>,
+      OutputOr<TQuery, Record<string, unknown>>,
+      OutputOr<THeaders, IncomingHttpHeaders>,
+      OutputOr<TBody, unknown>
+    >,
+    r: Request,
+  ) => MaybePromise<AsyncIterable<StreamItem<TStream>> | Iterable<StreamItem<TStream>>>;
+}
+
+/** Any kind of definition, as sluice reads it at runtime (and `sluice/openapi` describes it). */
 export interface RouteConfig
   extends RouteBase<string, Schema | undefined, Schema | undefined, Schema | undefined, Schema | undefined> {
   readonly response?: Schema | undefined;
   readonly events?: EventMap | undefined;
+  readonly stream?: StreamDeclaration | undefined;
   readonly resumable?: boolean;
   readonly validateResponse?: boolean;
   readonly validateEvents?: boolean;

@@ -30,6 +30,7 @@ import {
   resolveHttp2,
 } from './server-http2.ts';
 import { guardLogger, type Logger } from './server-logger.ts';
+import { bindOpenApiPath, bindSwaggerPath, type OpenApiPathOptions } from './server-openapi.ts';
 import {
   DEFAULT_MAX_HEADER_SIZE,
   DEFAULT_TIMEOUTS,
@@ -358,6 +359,38 @@ export class Server extends RouteGroup {
    */
   setMaxHeaderSize(bytes: number): this {
     this.maxHeaderSize = headerSize(bytes);
+    return this;
+  }
+
+  /**
+   * Serves the OpenAPI document of every route at `path`, as GoFrame's `s.SetOpenApiPath`: 3.1 by
+   * default, 3.2 with `{ version: '3.2' }` (event streams with `itemSchema`). Routes made with
+   * `defineRoute` (`sluice/schema`) carry their schemas and events; others are listed by path.
+   * `sluice/openapi` is loaded on the first request, not before: the core does not import it.
+   *
+   * @example
+   * ```ts
+   * s.setOpenApiPath('/api.json', { version: '3.2', info: { title: 'Shop', version: '1.0.0' } });
+   * s.setSwaggerPath('/swagger');
+   * ```
+   */
+  setOpenApiPath(path: string, options?: OpenApiPathOptions): this {
+    bindOpenApiPath(this, path, options);
+    return this;
+  }
+
+  /**
+   * Serves a docs page that renders the document of {@link Server.setOpenApiPath} at `path`, as
+   * GoFrame's `s.SetSwaggerPath`: sluice's own page, self-contained (no CDN), listing every
+   * operation and each streaming route's events.
+   *
+   * @example
+   * ```ts
+   * s.setOpenApiPath('/api.json').setSwaggerPath('/swagger'); // open http://127.0.0.1:8999/swagger
+   * ```
+   */
+  setSwaggerPath(path: string): this {
+    bindSwaggerPath(this, path);
     return this;
   }
 
