@@ -1,7 +1,7 @@
 /**
  * The one shortcut past `ServerResponse` sluice takes: writing a pre-built
- * HTTP/1.1 chunk straight to the socket. A channel's fan-out and
- * `es.send()` both take it, through the two predicates below.
+ * HTTP/1.1 chunk straight to the socket. A channel's fan-out, `es.send()` and
+ * `flush()` all take it, through the two predicates below.
  *
  * Node's `res.write()` on a chunked HTTP/1.1 response costs four socket
  * writes per call (size line, CRLF, data, CRLF) plus a cork and a deferred
