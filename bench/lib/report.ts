@@ -117,19 +117,21 @@ export function httpTable(runs: readonly HttpRun[]): string {
 
 export function streamTable(runs: readonly StreamRun[], events: number): string {
   const head =
-    `| server | TTFB ms (median of 11) | MB/s | events/s | x node:http (MB/s) | all ${fmt(events)} events in order |\n` +
-    '|---|---:|---:|---:|---:|---|';
+    `| server | TTFB ms (median of 11) | MB/s | events/s | x node:http (MB/s) | server CPU ms / MB | x node:http (CPU) | all ${fmt(events)} events in order |\n` +
+    '|---|---:|---:|---:|---:|---:|---:|---|';
   const rows = servers(runs).map((s) => {
-    const skipped = notRun(runs, s, 6);
+    const skipped = notRun(runs, s, 8);
     if (skipped) return skipped;
     const all = runs.filter((r) => r.server === s && r.status !== 'skipped');
     const good = all.filter((r) => r.status === 'ok').length;
+    const cpuMsPerMB = medianOf(runs, s, (r) => r.cpuUsPerMB) / 1000;
     return (
       `| ${label(s)} | ${ms(medianOf(runs, s, (r) => r.ttfbUs))} | ${fmt(
         medianOf(runs, s, (r) => r.mbPerSec),
         1,
       )} ` +
       `| ${fmt(medianOf(runs, s, (r) => r.eventsPerSec))} | ${x(ratio(runs, s, (r) => r.mbPerSec))} ` +
+      `| ${fmt(cpuMsPerMB, 1)} | ${x(ratio(runs, s, (r) => r.cpuUsPerMB))} ` +
       `| ${good === all.length ? 'yes' : 'NO'} (${good}/${all.length}) |`
     );
   });

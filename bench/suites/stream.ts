@@ -5,7 +5,7 @@ import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
 import { Child, listeningOrReason } from '../lib/children.ts';
 import { median } from '../lib/stats.ts';
-import type { StreamRequest, StreamResult } from '../servers/protocol.ts';
+import type { CpuSample, StreamRequest, StreamResult } from '../servers/protocol.ts';
 
 const TTFB_SAMPLES = 11;
 
@@ -19,6 +19,11 @@ export interface StreamRun {
   ttfbUs?: number;
   mbPerSec?: number;
   eventsPerSec?: number;
+  /**
+   * The server's CPU time (user + system) over the long response, per MB of body. Unlike MB/s it
+   * does not depend on how the two cores were shared with the client and with other work.
+   */
+  cpuUsPerMB?: number;
 }
 
 export async function runStream(o: Options, log: (line: string) => void): Promise<StreamRun[]> {
@@ -37,7 +42,7 @@ export async function runStream(o: Options, log: (line: string) => void): Promis
         if (!skipped) {
           const what =
             run.status === 'ok'
-              ? `ttfb ${(run.ttfbUs! / 1000).toFixed(2)} ms, ${run.mbPerSec!.toFixed(1)} MB/s, ${Math.round(run.eventsPerSec!)} events/s`
+              ? `ttfb ${(run.ttfbUs! / 1000).toFixed(2)} ms, ${run.mbPerSec!.toFixed(1)} MB/s, ${Math.round(run.eventsPerSec!)} events/s, server CPU ${Math.round(run.cpuUsPerMB ?? Number.NaN)} µs/MB`
               : `${run.status}: ${run.reason}`;
           log(`[stream ${rep}/${o.reps}] ${entry.name}: ${what}`);
         }
@@ -70,7 +75,9 @@ async function runOnce(
     // median of several short responses, then the long one for throughput.
     const ttfbs: number[] = [];
     for (let i = 0; i < TTFB_SAMPLES; i++) ttfbs.push((await ask(10)).ttfbUs);
+    const cpu0 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
     const result = await ask(o.streamEvents);
+    const cpu1 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
     const seconds = result.transferUs / 1e6;
     const run: StreamRun = {
       ...base,
@@ -79,6 +86,7 @@ async function runOnce(
       ttfbUs: median(ttfbs),
       mbPerSec: result.bodyBytes / 1e6 / seconds,
       eventsPerSec: result.events / seconds,
+      cpuUsPerMB: result.bodyBytes > 0 ? (cpu1.cpuUs - cpu0.cpuUs) / (result.bodyBytes / 1e6) : undefined,
     };
     if (!result.complete) {
       run.reason =

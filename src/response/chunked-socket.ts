@@ -1,7 +1,7 @@
 /**
  * The one shortcut past `ServerResponse` sluice takes: writing a pre-built
- * HTTP/1.1 chunk straight to the socket. A channel's fan-out and
- * `es.send()` both take it, through the two predicates below.
+ * HTTP/1.1 chunk straight to the socket. A channel's fan-out, `es.send()` and
+ * `flush()` all take it, through the two predicates below.
  *
  * Node's `res.write()` on a chunked HTTP/1.1 response costs four socket
  * writes per call (size line, CRLF, data, CRLF) plus a cork and a deferred
@@ -104,6 +104,41 @@ export function socketIsCaughtUp(raw: ServerResponse, socket: Socket): boolean {
   return (
     (raw as unknown as ResponseInternals)._headerSent === true && raw.writableLength === socket.writableLength
   );
+}
+
+/**
+ * @internal Writes `body` (`length` bytes) to `socket` as the one HTTP/1.1 chunk `res.write(body)`
+ * would send, and returns what `socket.write` said (false: wait for the socket's `drain`). Only
+ * after {@link chunkedSocketOf} and {@link socketIsCaughtUp} said yes, and never with an empty
+ * body, which is the chunk that ends the response. The socket is corked until the tick ends, as
+ * `res.write` corks it, so a loop of writes costs one syscall instead of one each.
+ */
+export function writeChunkTo(socket: Socket, body: string | Buffer, length: number): boolean {
+  corkForTick(socket);
+  // A string goes to the socket as it is: the stream copies it into the write request once,
+  // where a Buffer would cost an allocation and a copy more.
+  if (typeof body === 'string') return socket.write(`${length.toString(16)}${CRLF}${body}${CRLF}`);
+  // Bytes are not copied to frame them: the corked socket sends the three parts in one writev.
+  socket.write(`${length.toString(16)}${CRLF}`, 'latin1');
+  socket.write(body);
+  return socket.write(CRLF, 'latin1');
+}
+
+// Sockets corked by writeChunkTo in this tick, uncorked when it ends.
+const corkedSockets: Socket[] = [];
+
+function corkForTick(socket: Socket): void {
+  // Already corked: by this module earlier in the tick, or by res.write or es.send, whose own
+  // uncork comes when the tick ends too; or by the application, whose uncork sends these bytes
+  // in order with its own, as it would with res.write.
+  if (socket.writableCorked !== 0) return;
+  socket.cork();
+  if (corkedSockets.push(socket) === 1) process.nextTick(uncorkSockets);
+}
+
+function uncorkSockets(): void {
+  for (const socket of corkedSockets) socket.uncork();
+  corkedSockets.length = 0;
 }
 
 function hasEncoding(value: OutgoingHttpHeader | undefined): boolean {

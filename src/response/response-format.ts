@@ -17,10 +17,53 @@ const VERBS = 'sdivjfxXoqtT';
  * ```
  */
 export function sprintf(format: string, ...args: unknown[]): string {
-  // A scan with indexOf rather than a regex replace: writef sits in streaming loops, and this
-  // is several times faster for the usual one- or two-verb format.
-  let out = '';
-  let next = 0;
+  return formatWith(format, args);
+}
+
+/**
+ * A format taken apart once: the text around its verbs (`%%` already turned into `%`), and for
+ * each verb its letter, precision and own text, which stays in the output when no argument is
+ * left for it.
+ */
+class ParsedFormat {
+  readonly texts: string[] = [];
+  readonly verbs: string[] = [];
+  readonly precisions: (number | undefined)[] = [];
+  readonly raws: string[] = [];
+}
+
+// Formats are nearly always literals in the code, so a few entries serve a whole program; the
+// bound keeps a caller that builds formats at run time from growing it without end.
+const MAX_PARSED = 256;
+const parsed = new Map<string, ParsedFormat>();
+
+/** @internal {@link sprintf} with the arguments as an array: writef passes its own, uncopied. */
+export function formatWith(format: string, args: readonly unknown[]): string {
+  let p = parsed.get(format);
+  if (p === undefined) {
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    p = parse(format);
+    parsed.set(format, p);
+  }
+  const { texts, verbs } = p;
+  let out = texts[0]!;
+  const n = verbs.length;
+  const given = args.length;
+  for (let v = 0; v < n; v++) {
+    out += v < given ? formatVerb(verbs[v]!, args[v], p.precisions[v]) : p.raws[v]!;
+    out += texts[v + 1]!;
+  }
+  for (let next = n; next < given; next++) out += ` ${toText(args[next])}`;
+  return out;
+}
+
+/**
+ * A scan with indexOf rather than a regex: several times faster for the usual one- or two-verb
+ * format. A `%` that starts no known verb is left as text.
+ */
+function parse(format: string): ParsedFormat {
+  const p = new ParsedFormat();
+  let text = '';
   let from = 0;
   let at = format.indexOf('%');
   while (at !== -1 && at < format.length - 1) {
@@ -36,17 +79,20 @@ export function sprintf(format: string, ...args: unknown[]): string {
     }
     const verb = format[i] ?? '';
     if (verb === '%' && precision === undefined) {
-      out += `${format.slice(from, at)}%`;
+      text += `${format.slice(from, at)}%`;
       from = i + 1;
-    } else if (verb !== '' && VERBS.includes(verb) && next < args.length) {
-      out += format.slice(from, at) + formatVerb(verb, args[next++], precision);
+    } else if (verb !== '' && VERBS.includes(verb)) {
+      p.texts.push(text + format.slice(from, at));
+      p.verbs.push(verb);
+      p.precisions.push(precision);
+      p.raws.push(format.slice(at, i + 1));
+      text = '';
       from = i + 1;
     }
     at = format.indexOf('%', Math.max(from, at + 1));
   }
-  out += format.slice(from);
-  for (; next < args.length; next++) out += ` ${toText(args[next])}`;
-  return out;
+  p.texts.push(text + format.slice(from));
+  return p;
 }
 
 function formatVerb(verb: string, arg: unknown, precision: number | undefined): string {

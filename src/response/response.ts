@@ -3,9 +3,10 @@ import type { Socket } from 'node:net';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { EventStream, type EventStreamOptions } from '../sse/event-stream.ts';
+import { chunkedSocketOf, socketIsCaughtUp, writeChunkTo } from './chunked-socket.ts';
 import type { BodyEncoder } from './response-encoder.ts';
 import { type ServeFileOptions, serveFile, serveFileDownload } from './response-file.ts';
-import { sprintf, toText } from './response-format.ts';
+import { formatWith, toText } from './response-format.ts';
 import { ResponseHeader } from './response-header.ts';
 import { carriesBody, DrainWait, FALSE, TRUE, writeChunk } from './response-writer.ts';
 
@@ -104,6 +105,11 @@ export class Response {
   private headerView: ResponseHeader | undefined = undefined;
   private drainWait: DrainWait | undefined = undefined;
   private writesStopped = false;
+  /**
+   * The socket `flush()` may write pre-built chunks to (see `chunked-socket.ts`): `undefined`
+   * until the head is rendered and it is looked up, `null` when every flush goes through `res.write`.
+   */
+  private flushSocket: Socket | null | undefined = undefined;
 
   constructor(request: Request, raw: ServerResponse) {
     this.request = request;
@@ -187,13 +193,13 @@ export class Response {
   /** Appends printf-style formatted text (`%s %d %v %j %f ...`, see {@link sprintf}). */
   writef(format: string, ...args: unknown[]): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writef()');
-    this.chunks.push(sprintf(format, ...args));
+    this.chunks.push(formatWith(format, args));
   }
 
   /** Like `writef`, then a newline. */
   writefln(format: string, ...args: unknown[]): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writefln()');
-    this.chunks.push(`${sprintf(format, ...args)}\n`);
+    this.chunks.push(`${formatWith(format, args)}\n`);
   }
 
   /** Writes a value as JSON and sets `Content-Type: application/json` unless a type was already chosen. */
@@ -306,9 +312,25 @@ export class Response {
    */
   flush(): Promise<boolean> {
     const raw = this.raw;
-    // A flushed response is a stream: from now on a shutdown or a client leaving must reach it.
-    if (!this.committed) this.request.watch();
-    this.commit();
+    if (!this.committed) {
+      // A flushed response is a stream: from now on a shutdown or a client leaving must reach it.
+      this.request.watch();
+      this.commit();
+    }
+    let socket = this.flushSocket;
+    if (socket === undefined && raw.headersSent) {
+      // Once, when the head is rendered (by the first flush): what holds for the stream's life.
+      socket = this.flushSocket = carriesBody(raw) ? chunkedSocketOf(this) : null;
+    }
+    // The shortcut es.send() takes: one pre-built chunk straight to the socket, under the same guards.
+    if (socket != null && !raw.writableEnded && socket.writable && socketIsCaughtUp(raw, socket)) {
+      const body = this.takeChunks();
+      const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+      if (length === 0) return this.stopped ? FALSE : TRUE;
+      this.written += length;
+      if (writeChunkTo(socket, body, length)) return this.stopped ? FALSE : TRUE;
+      return this.drained(socket);
+    }
     const body = this.takeChunks();
     if (!carriesBody(raw)) {
       // Node ignores body writes here and so would send no head until the handler returns.
@@ -553,5 +575,11 @@ function joinChunks(chunks: readonly (string | Buffer)[]): Buffer {
     const c = chunks[0]!;
     return typeof c === 'string' ? Buffer.from(c) : c;
   }
-  return Buffer.concat(chunks.map((c) => (typeof c === 'string' ? Buffer.from(c) : c)));
+  // One allocation for the whole body: strings are encoded straight into it, not into a Buffer each.
+  let total = 0;
+  for (const c of chunks) total += typeof c === 'string' ? Buffer.byteLength(c) : c.length;
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const c of chunks) at += typeof c === 'string' ? out.write(c, at) : c.copy(out, at);
+  return out;
 }
