@@ -44,7 +44,9 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe('typed client: NDJSON and text streams', () => {
-  test('NDJSON items arrive typed, each as its line arrives, not when the body ends', async (t) => {
+  test('NDJSON items arrive typed, each as its line arrives, not when the body ends', {
+    timeout: 10_000,
+  }, async (t) => {
     const app = await startApi();
     t.after(() => app.close());
     t.after(() => {
