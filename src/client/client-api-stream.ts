@@ -54,7 +54,8 @@ export class ByteStream<T> implements ApiStream<T>, AsyncIterator<T> {
   private status = 0;
   private line = 0;
   private done = false;
-  private started = false;
+  /** The request's head, awaited by every read (two `next()` calls at once share it). */
+  private opened: Promise<void> | undefined = undefined;
   private readonly onAbort = (): void => this.controller.abort(this.request.signal?.reason);
 
   constructor(request: StreamRequest) {
@@ -111,12 +112,12 @@ export class ByteStream<T> implements ApiStream<T>, AsyncIterator<T> {
   /** The next chunk of the body, `undefined` at its clean end; opens the request on the first call. */
   private async read(): Promise<Uint8Array | undefined> {
     try {
-      if (!this.started) {
-        this.started = true;
+      if (this.opened === undefined) {
         this.controller.signal.throwIfAborted();
-        await this.open();
-        if (this.done) return undefined;
+        this.opened = this.open();
       }
+      await this.opened;
+      if (this.done) return undefined;
       const reader = this.reader as ReadableStreamDefaultReader<Uint8Array>;
       const { done, value } = await reader.read();
       return done || this.done ? undefined : value;
