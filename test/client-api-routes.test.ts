@@ -23,6 +23,7 @@ async function startApi(): Promise<
     });
     s.group('/api', (g) => {
       g.bind(routes.users).bind({ files: routes.files }).bind(routes.ticker);
+      g.bind({ rows: routes.reports.rows, log: routes.reports.log });
       g.get('/manifest.json', () => apiManifest(routes));
     });
     s.group('/env', (g) => {
@@ -123,6 +124,10 @@ describe('createApiClient', () => {
           events: { tick: 'json', done: 'json', note: 'text' },
         },
         chat: { method: 'POST', path: '/chat', events: { token: 'json' } },
+      },
+      reports: {
+        rows: { method: 'GET', path: '/rows/{prefix}', stream: 'ndjson' },
+        log: { method: 'POST', path: '/log', stream: 'text' },
       },
     });
     let calls = 0;

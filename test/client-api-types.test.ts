@@ -5,6 +5,8 @@ import {
   type ApiEvents,
   type ApiRequest,
   type ApiResponse,
+  type ApiStream,
+  type ApiStreamItem,
   createApiClient,
   type ResetInfo,
   type SseClient,
@@ -99,6 +101,38 @@ export async function streamsYieldTypedEvents(): Promise<void> {
   });
 }
 
+type Row = { id: number; name: string };
+
+export async function byteStreamsYieldTypedItems(): Promise<void> {
+  const rows = api.reports.rows(
+    { params: { prefix: 'p' }, query: { count: 3 } },
+    { signal: AbortSignal.timeout(1000) },
+  );
+  const rowsExact: Exact<typeof rows, ApiStream<Row>> = true;
+  for await (const row of rows) {
+    const rowExact: Exact<typeof row, Row> = true;
+    // @ts-expect-error an item has no total: it is typed by the ndjson schema, not unknown
+    void row.total;
+    void rowExact;
+  }
+  rows.close();
+  const log = api.reports.log({ body: { lines: ['a'] } });
+  const logExact: Exact<typeof log, ApiStream<string>> = true;
+  for await (const chunk of log) {
+    const chunkExact: Exact<typeof chunk, string> = true;
+    void chunkExact;
+  }
+  // @ts-expect-error the query schema needs count
+  api.reports.rows({ params: { prefix: 'p' }, query: {} });
+  // @ts-expect-error the body's lines are strings
+  api.reports.log({ body: { lines: [1] } });
+  // @ts-expect-error a byte stream is not a promise of an answer
+  await api.reports.rows({ params: { prefix: 'p' }, query: { count: 1 } }).then;
+  // @ts-expect-error the gate and the log of ended streams are not routes
+  void api.reports.gate;
+  void [rowsExact, logExact];
+}
+
 // The building blocks, for apps that write their own wrappers.
 type GetUser = (typeof routes)['users']['get'];
 const requestExact: Exact<
@@ -107,11 +141,14 @@ const requestExact: Exact<
 > = true;
 const responseExact: Exact<ApiResponse<GetUser>, User> = true;
 const eventsExact: Exact<ApiEvents<GetUser>, never> = true;
+const itemExact: Exact<ApiStreamItem<(typeof routes)['reports']['rows']>, Row> = true;
+const noItemExact: Exact<ApiStreamItem<GetUser>, never> = true;
 
 test('the typed-client checks in this file compile (see npm run typecheck)', () => {
   assert.equal(typeof jsonCallsAreExact, 'function');
   assert.equal(typeof createApiClient, 'function');
-  assert.ok(requestExact && responseExact && eventsExact);
+  assert.ok(requestExact && responseExact && eventsExact && itemExact && noItemExact);
+  assert.equal(typeof byteStreamsYieldTypedItems, 'function');
   assert.equal(typeof wrongRequestsDoNotCompile, 'function');
   assert.equal(typeof streamsYieldTypedEvents, 'function');
 });

@@ -10,6 +10,7 @@ import { type AppSaw, CASES, RECORD, type Seen } from './helpers/client-cases.ts
 import { killAndRestart, RESTART_CLIENT, type RestartResult } from './helpers/client-restart.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 import { CHROMIUM_ARGS } from './helpers/sse-clients.ts';
+import { reports } from './helpers/typed-api.ts';
 
 // The same reconnect programs as test/client-reconnect.test.ts, run by headless Chromium against the
 // same sluice routes, with the client loaded as built ESM. The build here type-checks src/client/ with
@@ -25,8 +26,9 @@ const seen = new Map<string, Seen[]>();
 
 const PAGE = `<!doctype html><meta charset="utf-8"><title>client</title>
 <script type="module">
-  import { connect } from '/client/index.js';
+  import { connect, createApiClient } from '/client/index.js';
   window.connect = connect;
+  window.createApiClient = createApiClient;
   window.ready = true;
 </script>`;
 
@@ -79,6 +81,7 @@ before(
         r.response.header.set('Content-Type', 'text/javascript; charset=utf-8');
         r.response.write(await readFile(join(outDir, 'client', file)));
       });
+      s.group('/api', (g) => g.bind({ rows: reports.rows, log: reports.log }));
       for (const c of CASES) {
         const list: Seen[] = [];
         seen.set(c.name, list);
@@ -125,4 +128,29 @@ test('the server process is killed and restarted on the same port (cross-origin:
         page.evaluate(() => (window as unknown as { progress?: string[] }).progress?.length ?? 0),
     };
   }, true);
+});
+
+test('the typed client in Chromium: NDJSON items parsed per line, text chunks, a 400 with its problems', {
+  timeout: 15_000,
+}, async () => {
+  // The manifest as a browser has it (apiManifest's JSON); the routes are helpers/typed-api.ts's.
+  const got = await page.evaluate(`(async () => {
+    const api = window.createApiClient('/api', {
+      rows: { method: 'GET', path: '/rows/{prefix}', stream: 'ndjson' },
+      log: { method: 'POST', path: '/log', stream: 'text' },
+    });
+    const rows = [];
+    for await (const row of api.rows({ params: { prefix: 'é b' }, query: { count: 3 } })) rows.push(row);
+    let text = '';
+    for await (const chunk of api.log({ body: { lines: ['one'] } })) text += chunk;
+    let problems = null;
+    try { for await (const _ of api.rows({ params: { prefix: 'p' }, query: { count: -1 } })) {} }
+    catch (e) { problems = [e.name, e.status, e.problems.map((p) => p.path.join('.'))]; }
+    return { rows, text, problems };
+  })()`);
+  assert.deepEqual(got, {
+    rows: [1, 2, 3].map((id) => ({ id, name: `é b ${id}` })),
+    text: 'one\n€\n',
+    problems: ['ApiError', 400, ['query.count']],
+  });
 });

@@ -17,7 +17,7 @@ interface Run {
 }
 
 /** Runs a command without blocking this process's event loop. */
-function run(cmd: string, args: string[], cwd: string, timeout = 60_000): Promise<Run> {
+function run(cmd: string, args: string[], cwd: string, timeout = 180_000): Promise<Run> {
   return new Promise((resolve) => {
     execFile(
       cmd,

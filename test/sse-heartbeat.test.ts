@@ -27,9 +27,11 @@ before(async () => {
       const es = r.response.sse({ heartbeat: BEAT });
       for (let i = 0; i < 16; i++) {
         await es.send({ data: String(i) });
+        // Stamped at the send itself: a sleep after it that a loaded machine stretches would
+        // otherwise shrink the measured idle time.
+        if (i === 15) lastEventAt = performance.now();
         await sleep(BEAT / 4);
       }
-      lastEventAt = performance.now();
       await es.closed;
     });
     s.get('/retry', async (r) => {
@@ -89,10 +91,7 @@ test('no heartbeat while events flow; it resumes one interval after the last eve
   const beat = res.chunks[firstBeat];
   assert.ok(beat !== undefined && lastEventAt > 0);
   const idle = beat.at - lastEventAt;
-  assert.ok(
-    idle >= BEAT - 20 - BEAT / 4,
-    `the first heartbeat came ${idle.toFixed(0)} ms after the last event`,
-  );
+  assert.ok(idle >= BEAT - 20, `the first heartbeat came ${idle.toFixed(0)} ms after the last event`);
   assert.ok(idle < BEAT + LATE, `the first heartbeat came ${idle.toFixed(0)} ms after the last event`);
 });
 

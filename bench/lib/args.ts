@@ -29,7 +29,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                        (default 40000 / clients: 20/s at 2000 clients, 4/s at 10000)
   --only LIST          suites: sse,http,stream (default all)
   --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify;
-                       sluice-res-write (the Channel's socket shortcut off) only when named
+                       sluice-res-write (the Channel's socket shortcut off), sluice-returned and
+                       sluice-validated (hello-JSON without and with schemas) only when named
   --http-connections C wrk (or autocannon) connections (default 100)
   --stream-events N    events in the streaming response (default 200000)
   --batch B            connections opened at once (default 250)

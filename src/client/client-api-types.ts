@@ -1,3 +1,4 @@
+import type { ApiStream } from './client-api-stream.ts';
 import type { SseClient } from './client-connect.ts';
 import type { ConnectOptions, Dynamic, FetchFunction } from './client-request.ts';
 
@@ -183,13 +184,32 @@ export interface ApiCallOptions {
  */
 export type ApiStreamOptions = Omit<ConnectOptions, 'method' | 'body' | 'fetch'>;
 
+/**
+ * What one item of a byte-stream route is, as the client receives it: the output type of an
+ * NDJSON route's item schema, a string chunk of a text route; `never` for any other route.
+ *
+ * @example
+ * ```ts
+ * type Row = ApiStreamItem<typeof rows>; // { id: number; name: string }
+ * ```
+ */
+export type ApiStreamItem<R> = R extends { readonly stream: infer S }
+  ? S extends { readonly ndjson: infer I }
+    ? I extends TypedSchema
+      ? Out<I>
+      : unknown
+    : S extends { readonly text: true }
+      ? string
+      : never
+  : never;
+
 type CallArgs<R, O> =
   {} extends ApiRequest<R> ? [request?: ApiRequest<R>, options?: O] : [request: ApiRequest<R>, options?: O];
 
 /**
  * The client's function for one route: a JSON route resolves with its typed answer (or rejects
- * with an `ApiError`); a streaming route returns `connect()`'s reconnecting client, typed by the
- * route's events.
+ * with an `ApiError`); an SSE route returns `connect()`'s reconnecting client, typed by the
+ * route's events; an NDJSON or text route returns an `ApiStream` of its items.
  *
  * @example
  * ```ts
@@ -197,7 +217,9 @@ type CallArgs<R, O> =
  * ```
  */
 export type ApiRoute<R> = [ApiEvents<R>] extends [never]
-  ? (...args: CallArgs<R, ApiCallOptions>) => Promise<ApiResponse<R>>
+  ? [ApiStreamItem<R>] extends [never]
+    ? (...args: CallArgs<R, ApiCallOptions>) => Promise<ApiResponse<R>>
+    : (...args: CallArgs<R, ApiCallOptions>) => ApiStream<ApiStreamItem<R>>
   : (...args: CallArgs<R, ApiStreamOptions>) => SseClient<ApiEvents<R>>;
 
 type Depth = [unknown, unknown, unknown, unknown];
@@ -241,6 +263,7 @@ export type ApiClient<T, D extends unknown[] = Depth> = {
  * @example
  * ```ts
  * const route: ManifestRoute = { method: 'GET', path: '/ticker', events: { tick: 'json', note: 'text' } };
+ * const rows: ManifestRoute = { method: 'GET', path: '/rows', stream: 'ndjson' };
  * ```
  */
 export interface ManifestRoute {
@@ -248,6 +271,8 @@ export interface ManifestRoute {
   readonly path: string;
   /** Present on a streaming route: event name → `'json'` or `'text'` (or the route's schemas). */
   readonly events?: object | undefined;
+  /** Present on a byte-stream route: `'ndjson'` or `'text'` (or the route's `{ ndjson }` / `{ text }`). */
+  readonly stream?: object | string | undefined;
 }
 
 /**

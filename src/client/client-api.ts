@@ -1,3 +1,4 @@
+import { type ApiStream, ByteStream, type ByteStreamKind } from './client-api-stream.ts';
 import type {
   ApiCallOptions,
   ApiClient,
@@ -7,22 +8,8 @@ import type {
   ManifestRoute,
 } from './client-api-types.ts';
 import { connect, type SseClient } from './client-connect.ts';
-import { InvalidArgumentError } from './client-errors.ts';
+import { type ApiProblem, InvalidArgumentError, problemsOf } from './client-errors.ts';
 import type { FetchFunction } from './client-request.ts';
-
-/**
- * One problem of a refused request, as sluice's route validation lists them: where (the input
- * place, then the keys) and what.
- *
- * @example
- * ```ts
- * const p: ApiProblem = { path: ['params', 'id'], message: 'Expected number' };
- * ```
- */
-export interface ApiProblem {
-  readonly path: readonly (string | number)[];
-  readonly message: string;
-}
 
 /**
  * A JSON call that did not get its answer: a non-2xx status, an envelope whose `code` is not 0,
@@ -47,23 +34,14 @@ export class ApiError extends Error {
   /** The answer's `data` (enveloped) or body, as parsed. */
   readonly data: unknown;
 
-  constructor(status: number, code: number, message: string, data: unknown) {
-    super(message);
+  constructor(status: number, code: number, message: string, data: unknown, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.data = data;
     this.problems = problemsOf(data);
   }
-}
-
-function problemsOf(data: unknown): readonly ApiProblem[] {
-  const list = (data as { problems?: unknown } | null | undefined)?.problems;
-  if (!Array.isArray(list)) return [];
-  return list.filter(
-    (p): p is ApiProblem =>
-      typeof p === 'object' && p !== null && Array.isArray(p.path) && typeof p.message === 'string',
-  );
 }
 
 /**
@@ -74,9 +52,11 @@ function problemsOf(data: unknown): readonly ApiProblem[] {
  *
  * A JSON route is an async function: path params substituted and encoded, query serialised,
  * body sent as JSON; it resolves with the typed answer or rejects with an {@link ApiError}
- * (status, envelope code, the validation problems). A streaming route returns `connect()`'s
- * client: typed events, reconnects with `Last-Event-ID`, `break` closes it. Routes' paths are
- * joined to `baseUrl`: give it the prefix of the group the routes are bound in.
+ * (status, envelope code, the validation problems). An SSE route returns `connect()`'s
+ * client: typed events, reconnects with `Last-Event-ID`, `break` closes it; a refusal's problems
+ * are on the `ConnectError`. An NDJSON route returns an {@link ApiStream} of its typed items,
+ * each line parsed as it arrives; a text route one of string chunks. Routes' paths are joined to
+ * `baseUrl`: give it the prefix of the group the routes are bound in.
  *
  * @example
  * ```ts
@@ -89,6 +69,7 @@ function problemsOf(data: unknown): readonly ApiProblem[] {
  * for await (const ev of api.prices.stream({ query: { symbol: 'ACME' } })) {
  *   if (ev.type === 'price') draw(ev.json().price);           // typed by the route's events
  * }
+ * for await (const row of api.reports.rows({ query: { limit: 100 } })) table.append(row.id); // NDJSON
  * ```
  */
 export function createApiClient<T>(
@@ -119,7 +100,8 @@ export function createApiClient<T>(
 
 /**
  * Reduces route definitions (and controllers of them, nested) to what a client needs at run time:
- * `{ method, path }`, plus the event names of a streaming route. Plain JSON, for the server to
+ * `{ method, path }`, plus the event names of an SSE route or the kind of a byte stream
+ * (`stream: 'ndjson' | 'text'`). Plain JSON, for the server to
  * serve or a build to write; no schema, no handler.
  *
  * @example
@@ -158,13 +140,29 @@ function isStream(route: ManifestRoute): boolean {
   return typeof route.events === 'object' && route.events !== null;
 }
 
+/**
+ * A byte-stream route's kind: from a definition's `stream: { ndjson }` / `{ text: true }`, or a
+ * manifest's `stream: 'ndjson'` / `'text'`.
+ */
+function byteStreamOf(route: ManifestRoute): ByteStreamKind | undefined {
+  const stream = route.stream;
+  if (stream === 'ndjson' || stream === 'text') return stream;
+  if (typeof stream !== 'object' || stream === null) return undefined;
+  if ((stream as { ndjson?: unknown }).ndjson !== undefined) return 'ndjson';
+  return (stream as { text?: unknown }).text === true ? 'text' : undefined;
+}
+
 function reduce(value: unknown, depth: number): object | undefined {
   if (isRoute(value)) {
-    const route: { method: string; path: string; events?: Record<string, EventData> } = {
-      method: value.method,
-      path: value.path,
-    };
+    const route: {
+      method: string;
+      path: string;
+      events?: Record<string, EventData>;
+      stream?: ByteStreamKind;
+    } = { method: value.method, path: value.path };
     if (isStream(value)) route.events = eventKinds(value.events);
+    const stream = byteStreamOf(value);
+    if (stream !== undefined) route.stream = stream;
     return route;
   }
   if (typeof value !== 'object' || value === null || depth >= MAX_DEPTH) return undefined;
@@ -288,6 +286,31 @@ function routeFunction(route: ManifestRoute, context: ClientContext, where: stri
         text,
         fetch: context.fetcher,
         init: { ...context.options.init, ...defaults.init, ...options.init },
+      });
+    };
+  }
+  const stream = byteStreamOf(route);
+  if (stream !== undefined) {
+    const accept = stream === 'ndjson' ? 'application/x-ndjson' : 'text/plain';
+    return (request: RequestParts = {}, options: ApiCallOptions = {}): ApiStream<unknown> => {
+      checkRequest(request);
+      const url = urlOf(context.base, path, request);
+      return new ByteStream({
+        kind: stream,
+        signal: options.signal,
+        open: async (signal) => {
+          const headers = await context.headers(request, options.headers);
+          if (!headers.has('accept')) headers.set('accept', accept);
+          const init: RequestInit = { ...context.options.init, method, headers, signal };
+          if (request.body !== undefined) init.body = JSON.stringify(request.body);
+          return context.fetcher(url, init);
+        },
+        refuse: (response) =>
+          answerOf(response, context.options.envelope === true).then(
+            () => new ApiError(response.status, -1, `HTTP ${response.status}`, undefined),
+            (e: unknown) => e as Error,
+          ),
+        broken: (status, message, cause) => new ApiError(status, -1, message, undefined, cause),
       });
     };
   }

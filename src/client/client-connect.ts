@@ -20,6 +20,7 @@ import {
   type ConnectOptions,
   checkResponse,
   type FetchFunction,
+  readRefusal,
   reportError,
   type Target,
 } from './client-request.ts';
@@ -249,8 +250,10 @@ export class SseClient<M extends EventMap = EventMap> implements AsyncIterable<A
       this.lastByteAt = Date.now();
       const rejected = checkResponse(response, attempt);
       if (rejected !== null) {
-        // Releases the connection now instead of when the body would be garbage collected.
-        await response.body?.cancel().catch(() => {});
+        // A refusal's JSON says why (a 400's problems); any other body is released now instead
+        // of when it would be garbage collected.
+        if (rejected?.kind === 'status') await readRefusal(response, rejected);
+        else await response.body?.cancel().catch(() => {});
         return rejected;
       }
       openedAt = Date.now();

@@ -29,6 +29,30 @@ export class InvalidArgumentError extends TypeError {
 }
 
 /**
+ * One problem of a refused request, as sluice's route validation lists them: where (the input
+ * place, then the keys) and what.
+ *
+ * @example
+ * ```ts
+ * const p: ApiProblem = { path: ['params', 'id'], message: 'Expected number' };
+ * ```
+ */
+export interface ApiProblem {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+}
+
+/** @internal The well-formed problems of an answer's data (`{ problems: [...] }`), the rest dropped. */
+export function problemsOf(data: unknown): readonly ApiProblem[] {
+  const list = (data as { problems?: unknown } | null | undefined)?.problems;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (p): p is ApiProblem =>
+      typeof p === 'object' && p !== null && Array.isArray(p.path) && typeof p.message === 'string',
+  );
+}
+
+/**
  * Why a connection attempt failed or a stream stopped:
  * - `'network'`: the request or the body failed (refused, reset, DNS...);
  * - `'status'`: the response was not 2xx (`status`, and `retryAfter` when it said);
@@ -66,6 +90,13 @@ export class ConnectError extends Error {
   readonly attempt: number;
   /** In how many ms the client tries again; `undefined` when it gave up. Set before `onerror` runs. */
   retryIn: number | undefined = undefined;
+  /**
+   * For `'status'`: the problems of a refused request (a route's 400, read from its JSON answer),
+   * each with its path and message, as an `ApiError` has them; empty otherwise.
+   */
+  problems: readonly ApiProblem[] = [];
+  /** For `'status'`: the JSON answer's `data` (enveloped) or body, when it was JSON. */
+  data: unknown = undefined;
 
   constructor(
     kind: FailureKind,

@@ -1,5 +1,5 @@
 import { type BackoffOptions, parseRetryAfter } from './client-backoff.ts';
-import { ConnectError } from './client-errors.ts';
+import { ConnectError, problemsOf } from './client-errors.ts';
 
 /**
  * A value, or a function that gives it (sync or async), called again before
@@ -140,6 +140,34 @@ export function checkResponse(response: Response, attempt: number): ConnectError
     return new ConnectError('content-type', `Expected text/event-stream, got ${got}`, { status, attempt });
   }
   return null;
+}
+
+/** Past this, a refusal's body is not read: a 400's problems are a few hundred bytes. */
+const MAX_REFUSAL_BYTES = 64 * 1024;
+
+/**
+ * Reads a refused response's JSON body into the error: the problems of a 400 from a route's
+ * schemas (sluice answers them as `{ code, message, data: { problems } }`) and its message. A
+ * body that is not JSON, or too big, is only released.
+ */
+export async function readRefusal(response: Response, error: ConnectError): Promise<void> {
+  const type = (response.headers.get('content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  const length = Number(response.headers.get('content-length') ?? 0);
+  if (!(type === 'application/json' || type.endsWith('+json')) || !(length <= MAX_REFUSAL_BYTES)) {
+    await response.body?.cancel().catch(() => {});
+    return;
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(await response.text());
+  } catch {
+    return; // Not JSON after all, or the body broke: the status is all there is.
+  }
+  const { code, message, data } = (payload ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
+  const enveloped = typeof code === 'number' && typeof message === 'string' && data !== undefined;
+  error.data = enveloped ? data : payload;
+  error.problems = problemsOf(error.data);
+  if (typeof message === 'string' && message !== '') error.message = `HTTP ${response.status}: ${message}`;
 }
 
 /** Where a throwing app callback goes: the page's error reporting, or the console. */

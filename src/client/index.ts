@@ -19,7 +19,8 @@
  * ```
  */
 
-export { ApiError, type ApiProblem, apiManifest, createApiClient } from './client-api.ts';
+export { ApiError, apiManifest, createApiClient } from './client-api.ts';
+export type { ApiStream } from './client-api-stream.ts';
 export type {
   ApiCallOptions,
   ApiClient,
@@ -29,6 +30,7 @@ export type {
   ApiRequest,
   ApiResponse,
   ApiRoute,
+  ApiStreamItem,
   ApiStreamOptions,
   ManifestRoute,
   PathScalar,
@@ -37,6 +39,7 @@ export type {
 export { Backoff, type BackoffOptions } from './client-backoff.ts';
 export { connect, SseClient } from './client-connect.ts';
 export {
+  type ApiProblem,
   ConnectError,
   defaultShouldRetry,
   type FailureKind,

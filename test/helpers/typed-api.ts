@@ -92,6 +92,57 @@ export const ticker = {
   }),
 };
 
+export const Row = z.object({ id: z.number().int(), name: z.string() });
+
+/**
+ * Byte streams. `rows` waits for `gate` (when a test set one) after its first item, so a test can
+ * show the client had that item before the server wrote the rest; `bad` sends an item that
+ * fails its schema after that many (the server then cuts the body short).
+ */
+export const reports = {
+  gate: undefined as Promise<void> | undefined,
+  /** Resolved when a rows stream ends, cleanly or because the client left. */
+  ended: [] as string[],
+  rows: defineRoute({
+    method: 'GET',
+    path: '/rows/{prefix}',
+    query: z.object({
+      count: z.coerce.number().int().min(0).max(1000),
+      bad: z.coerce.number().int().optional(),
+    }),
+    stream: { ndjson: Row },
+    validateEvents: true,
+    async *handler({ params, query }, r) {
+      try {
+        for (let id = 1; id <= query.count; id++) {
+          if (id === query.bad) yield { id, name: 7 } as never;
+          else yield { id, name: `${params.prefix} ${id}` };
+          if (id === 1 && reports.gate !== undefined) {
+            const left = new Promise((leave) => r.signal.addEventListener('abort', leave, { once: true }));
+            await Promise.race([reports.gate, left]);
+          }
+          if (r.signal.aborted) return;
+        }
+      } finally {
+        reports.ended.push(r.signal.aborted ? 'left' : 'done');
+      }
+    },
+  }),
+  log: defineRoute({
+    method: 'POST',
+    path: '/log',
+    body: z.object({ lines: z.array(z.string()).min(1) }),
+    stream: { text: true },
+    *handler({ body }) {
+      for (const line of body.lines) yield `${line}\n`;
+      // Bytes of one character split over two chunks: the client must not cut it in half.
+      const euro = new TextEncoder().encode('€\n');
+      yield euro.subarray(0, 1);
+      yield euro.subarray(1);
+    },
+  }),
+};
+
 /** The whole API, as a client is typed from it. */
-export const routes = { users: new Users(), files, ticker };
+export const routes = { users: new Users(), files, ticker, reports };
 export type Routes = typeof routes;
