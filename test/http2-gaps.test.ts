@@ -407,3 +407,42 @@ for (const tls of [true, false]) {
     });
   });
 }
+
+test('the request timeout resets an HTTP/2 stream whose body is late, and never cuts a long response', async (t) => {
+  const ts = await startHttp2Server(true, (s) => {
+    s.setTimeouts({ headers: 200, request: 300 });
+    s.post('/slow-upload', (r) => r.parseBody().then(() => 'read'));
+    s.post('/long-answer', async (r) => {
+      await r.parseBody();
+      for (let i = 0; i < 6; i++) {
+        r.response.writeln(`part ${i}`);
+        await r.response.flush();
+        await sleep(100);
+      }
+    });
+  });
+  t.after(() => ts.close());
+  const h2 = await h2connect(ts.url);
+  t.after(() => h2.destroy());
+  const t0 = performance.now();
+  const slow = h2.request({ ':path': '/slow-upload', ':method': 'POST', 'content-type': 'application/json' });
+  slow.on('error', () => {});
+  slow.write('{"a":');
+  const rst = await Promise.race([
+    new Promise<number>((resolve) => slow.once('close', () => resolve(slow.rstCode ?? 0))),
+    sleep(3000).then(() => -1),
+  ]);
+  const ms = performance.now() - t0;
+  t.diagnostic(`a body left unfinished was cut after ${ms.toFixed(0)} ms (request timeout 300 ms)`);
+  assert.equal(rst, constants.NGHTTP2_CANCEL);
+  assert.ok(ms >= 250 && ms < 2000, `cut after ${ms.toFixed(0)} ms`);
+  // A body sent at once and an answer streaming for 600 ms: past the timeout, and never cut.
+  const long = await h2request(
+    h2,
+    '/long-answer',
+    { ':method': 'POST', 'content-type': 'application/json' },
+    '{"a":1}',
+  );
+  assert.equal(long.rstCode, 0);
+  assert.equal(long.body, 'part 0\npart 1\npart 2\npart 3\npart 4\npart 5\n');
+});
