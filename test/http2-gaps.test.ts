@@ -65,6 +65,10 @@ function mount(dir: string, state: State, entries: AccessEntry[]) {
       await gate();
       es.close();
     });
+    s.get('/beat', async (r) => {
+      const es = r.response.sse({ heartbeat: 100 });
+      await es.closed;
+    });
     s.get('/leave', async (r) => {
       r.signal.addEventListener('abort', () => state.leftAborted++);
       const es = r.response.sse({ heartbeat: 0 });
@@ -363,6 +367,14 @@ for (const tls of [true, false]) {
         3000,
       );
       assert.equal(entries.find((x) => x.path === '/json')?.ended, 'complete');
+    });
+
+    test('a compressed SSE heartbeat decodes on arrival, with no event to push it out', async () => {
+      const st = await openDecoded(h2, '/beat', 'gzip');
+      assert.equal(st.headers['content-encoding'], 'gzip');
+      await waitFor(() => st.text.includes(':'), 'a heartbeat comment to decode', 3000);
+      assert.equal(st.text.replace(/:[^\n]*\n\n?/g, ''), '', 'only comments: no event was sent');
+      st.close();
     });
 
     test('a returned Readable of bytes streams through', async () => {
