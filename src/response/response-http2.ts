@@ -104,7 +104,14 @@ export class Http2Response extends Http2ServerResponse {
 
   override end(...args: unknown[]): this {
     if (this.isCut) return this;
-    return (super.end as (...a: unknown[]) => this)(...args);
+    const first = !this.finished;
+    (super.end as (...a: unknown[]) => this)(...args);
+    const stream = this.stream;
+    // An error answer leaves the request body unread (a 413 above all); without a reset the
+    // client would go on sending it, or stall on a full window with the stream held open.
+    if (first && this.statusCode >= 400 && !stream.endAfterHeaders && !stream.destroyed)
+      stream.once('finish', stopUpload);
+    return this;
   }
 
   /**
@@ -124,6 +131,23 @@ export class Http2Response extends Http2ServerResponse {
   }
 }
 
+/**
+ * Ends an answered stream whose request body is still arriving with RST_STREAM NO_ERROR, as
+ * RFC 9113 §8.1 lets a server do once its response is complete: the client stops sending and
+ * keeps the response. Node does the same for a body nobody began to read, but not for one a
+ * body parser read into and then refused. Runs a turn after the stream's 'finish', as Node's
+ * own does: a reset in the same packet as the last DATA frame makes Node's client (and any
+ * that reads as it does) drop the reset until the response is consumed, with writes pending.
+ */
+function stopUpload(this: ServerHttp2Stream): void {
+  setImmediate(resetUnfinished, this);
+}
+
+function resetUnfinished(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed && stream.state.remoteClose === 0)
+    stream.close(constants.NGHTTP2_NO_ERROR);
+}
+
 // Accessors the parent declares as plain properties in @types/node, so they are defined here.
 Object.defineProperties(Http2Response.prototype, {
   statusMessage: {
@@ -140,6 +164,15 @@ Object.defineProperties(Http2Response.prototype, {
   writableNeedDrain: {
     get(this: Http2Response) {
       return this.stream.writableNeedDrain;
+    },
+    configurable: true,
+  },
+  writableFinished: {
+    get(this: Http2Response) {
+      // A client's reset ends the stream's writable side too, which would read as a response
+      // sent in full (the access log's `ended=complete`): a reset with an error code is not.
+      const stream = this.stream;
+      return stream.writableFinished && (stream.rstCode ?? 0) === constants.NGHTTP2_NO_ERROR;
     },
     configurable: true,
   },

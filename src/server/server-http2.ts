@@ -1,11 +1,13 @@
 import { Server as HttpServer, type ServerOptions as HttpServerOptions } from 'node:http';
 import {
+  constants,
   createServer as createH2cServer,
   createSecureServer,
   type Http2SecureServer,
   type Http2Server,
   type SecureServerOptions,
   type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { ServerOptions as HttpsOptions } from 'node:https';
 import { InvalidArgumentError } from '../errors.ts';
@@ -15,6 +17,14 @@ import { Http2Response } from '../response/response-http2.ts';
  * HTTP/2 settings of {@link Server.setHttp2}. The defaults suit many long-lived streams (SSE) on
  * one connection, which is what HTTP/2 is for here: a browser's tabs share one connection per
  * host instead of six HTTP/1.1 connections in all.
+ *
+ * How {@link Server.setTimeouts} applies to HTTP/2 connections: `keepAlive` closes (GOAWAY) a
+ * connection without an open stream, including one that never completes a request head, so a
+ * slow-header client is cut after `keepAlive` rather than `headers`; `request` resets (CANCEL)
+ * a stream whose body is still arriving that long after its head; `headers` has no HTTP/2
+ * counterpart, since a head arrives as whole frames whose size `setMaxHeaderSize()` bounds
+ * (SETTINGS_MAX_HEADER_LIST_SIZE) and Node bounds floods of CONTINUATION frames. As on
+ * HTTP/1.1, nothing limits how long a response streams.
  *
  * @example
  * ```ts
@@ -162,6 +172,8 @@ export function createHttp2Listener(
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
     closeWhenIdle(session, http1.keepAliveTimeout ?? 5000);
+    const requestTimeout = http1.requestTimeout ?? 0;
+    if (requestTimeout > 0) session.on('stream', (stream) => limitUpload(stream, requestTimeout));
     // Only the server's receive window is ours to open (a WINDOW_UPDATE on stream 0).
     if (settings.connectionWindowSize > 65_535) session.setLocalWindowSize(settings.connectionWindowSize);
   });
@@ -191,6 +203,24 @@ function closeWhenIdle(session: ServerHttp2Session, ms: number): void {
     stream.once('close', ended);
   });
   session.once('close', () => clearTimeout(timer));
+}
+
+/**
+ * The request timeout on HTTP/2: a stream whose request body is still arriving `ms` after its
+ * headers is reset (CANCEL), as HTTP/1.1 cuts a slow request. Only streams with a body pay for
+ * a timer; a stream whose body arrived in time, or that has none, is never cut, however long
+ * its response streams.
+ */
+function limitUpload(stream: ServerHttp2Stream, ms: number): void {
+  if (stream.endAfterHeaders) return;
+  const timer = setTimeout(cutSlowUpload, ms, stream);
+  timer.unref();
+  stream.once('close', () => clearTimeout(timer));
+}
+
+function cutSlowUpload(stream: ServerHttp2Stream): void {
+  if (!stream.closed && !stream.destroyed && stream.state.remoteClose === 0)
+    stream.close(constants.NGHTTP2_CANCEL);
 }
 
 /** @internal Stops new streams: GOAWAY on every connection; open streams go on until they end. */
