@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import type { Memory } from './servers/protocol.ts';
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
+for (let i = 2; i + 1 < process.argv.length; i += 2) {
+  args.set(String(process.argv[i]).replace(/^--/, ''), String(process.argv[i + 1]));
+}
 const servers = (args.get('servers') ?? 'raw-write,sluice').split(',');
 const clients = Number(args.get('clients') ?? 2000);
 const top = Number(args.get('top') ?? 25);
@@ -41,14 +43,14 @@ function countSnapshot(file: string): Counts {
   const count = new Map<string, number>();
   const nodes = snap.nodes;
   for (let i = 0; i < nodes.length; i += width) {
-    const type = types[nodes[i + iType]];
-    let name = snap.strings[nodes[i + iName]];
+    const type = types[nodes[i + iType] as number] ?? '';
+    let name = snap.strings[nodes[i + iName] as number] ?? '';
     // Strings and numbers are named by their content: group them by type alone.
     if (type === 'string' || type === 'concatenated string' || type === 'sliced string' || type === 'number')
       name = '';
     if (name.length > 60) name = `${name.slice(0, 57)}...`;
     const key = `${type}:${name}`;
-    bytes.set(key, (bytes.get(key) ?? 0) + nodes[i + iSize]);
+    bytes.set(key, (bytes.get(key) ?? 0) + (nodes[i + iSize] as number));
     count.set(key, (count.get(key) ?? 0) + 1);
   }
   return { bytes, count };
@@ -140,7 +142,12 @@ for (const name of servers) {
   for (const [k, v] of a.bytes) if (!b.bytes.has(k)) diff.bytes.set(k, -v / clients);
   for (const [k, v] of b.count) diff.count.set(k, (v - (a.count.get(k) ?? 0)) / clients);
   for (const [k, v] of a.count) if (!b.count.has(k)) diff.count.set(k, -v / clients);
-  results.push({ name, heap: (m1.heapUsed - m0.heapUsed) / clients, rss: (m1.rss - m0.rss) / clients, counts: diff });
+  results.push({
+    name,
+    heap: (m1.heapUsed - m0.heapUsed) / clients,
+    rss: (m1.rss - m0.rss) / clients,
+    counts: diff,
+  });
 }
 
 const f1 = (x: number): string => x.toFixed(1);
