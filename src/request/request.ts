@@ -68,6 +68,8 @@ export class Request {
   /** @internal */ gone = false;
   /** @internal Whether the server tracks this request for client-gone and shutdown (see `watch`). */
   watched = false;
+  /** @internal Whether `watch()` listens for the response's 'close'. */
+  closeWatched = false;
   /** @internal Set by `accessLog()`: its line reports a 4xx, so the core does not warn about it too. */
   accessLogged = false;
   private controller: AbortController | undefined = undefined;
@@ -107,17 +109,19 @@ export class Request {
    * @internal Starts telling this request when its client leaves or the
    * server stops: called the first time something can react (`r.signal`
    * read, an SSE stream opened). Most requests never get here, and skip a
-   * close listener and a place in the server's in-flight set.
+   * close listener and a place in the server's in-flight set. Whether a 'close' listener now
+   * watches the response (it also ends the response's event stream).
    */
-  watch(): void {
-    if (this.watched) return;
+  watch(): boolean {
+    if (this.watched) return this.closeWatched;
     this.watched = true;
     const res = this.response.raw;
     if (res.destroyed) {
       this.abort('client');
-      return;
+      return false;
     }
-    if (res.writableFinished) return;
+    if (res.writableFinished) return false;
+    this.closeWatched = true;
     const server = this.server;
     server.inFlight.add(this);
     const stream = http2StreamOf(res);
@@ -127,16 +131,20 @@ export class Request {
       // every byte sent is a finished response.
       stream.once('close', () => {
         server.inFlight.delete(this);
+        this.response.eventStream?.responseClosed();
         if (stream.rstCode !== 0 || !stream.writableFinished) this.abort('client');
       });
     } else {
       res.once('close', () => {
         server.inFlight.delete(this);
+        // The event stream's end too: one 'close' listener per response, not one each.
+        this.response.eventStream?.responseClosed();
         // 'close' before the response finished means the connection went away under us.
         if (!res.writableFinished) this.abort('client');
       });
     }
     if (server.stopping) this.abort('shutdown');
+    return true;
   }
 
   /**
