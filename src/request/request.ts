@@ -14,6 +14,8 @@ import { type ProxyView, resolveProxy } from './request-proxy.ts';
 
 // No prototype, so r.get('toString') on a request without params finds nothing rather than Object's method.
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+// Shared by every request without uploads: a body parse replaces it, nothing appends to it.
+const NO_FILES: UploadedFile[] = Object.freeze([]) as unknown as UploadedFile[];
 
 /**
  * One HTTP request, as GoFrame's `*ghttp.Request`: its input (params, query,
@@ -58,7 +60,7 @@ export class Request {
   middleware: Middleware;
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
-  /** @internal */ files: UploadedFile[] = [];
+  /** @internal */ files: UploadedFile[] = NO_FILES;
   /** @internal The matched route's body settings (its own and its groups'), over the server's. */
   bodyOptions: RouteOptions | undefined = undefined;
   /** @internal The body read, once begun: every `parseBody()` call shares it. */
