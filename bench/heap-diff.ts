@@ -1,7 +1,8 @@
 // What one idle SSE connection holds on the V8 heap, by constructor: a heap snapshot of each server
 // before and after N idle SSE clients, diffed and divided by N (issue #15, target 2).
 //
-//   npx tsx bench/heap-diff.ts --servers raw-write,sluice,sluice-send --clients 2000 [--top 25]
+//   npx tsx bench/heap-diff.ts --servers raw-write,sluice,sluice-send --clients 2000 [--top 25] [--keep 1]
+// (--keep 1 leaves the snapshots in the temp directory, to open in Chrome's DevTools)
 //
 // Each server runs in its own process (as in `bench/run.ts`); the clients are raw sockets in this
 // one, so none of their objects land in the server's snapshot. Prints, per server, heap and RSS per
@@ -135,8 +136,10 @@ for (const name of servers) {
   server.kill();
   const a = countSnapshot(before);
   const b = countSnapshot(after);
-  rmSync(before);
-  rmSync(after);
+  if (!args.has('keep')) {
+    rmSync(before);
+    rmSync(after);
+  }
   const diff: Counts = { bytes: new Map(), count: new Map() };
   for (const [k, v] of b.bytes) diff.bytes.set(k, (v - (a.bytes.get(k) ?? 0)) / clients);
   for (const [k, v] of a.bytes) if (!b.bytes.has(k)) diff.bytes.set(k, -v / clients);
