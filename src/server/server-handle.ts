@@ -110,7 +110,7 @@ function runOnly(ctx: Server, r: Request): void {
     return;
   }
   if (isThenable(out) || (typeof out === 'object' && out !== null && !isPlainData(out))) {
-    runOnlyAsync(ctx, r, out).catch((e: unknown) => failedToEnd(ctx, r, e));
+    void runOnlyAsync(ctx, r, out);
     return;
   }
   mw.leaveOnly();
@@ -127,24 +127,31 @@ function runOnly(ctx: Server, r: Request): void {
   endRequest(ctx, r);
 }
 
-/** `runOnly` once the handler returned a promise, or a value `pipeReturned` streams. */
+/**
+ * `runOnly` once the handler returned a promise, or a value `pipeReturned` streams. It never
+ * rejects: a `.catch()` on it would hold a closure and a promise per waiting request.
+ */
 async function runOnlyAsync(ctx: Server, r: Request, out: unknown): Promise<void> {
-  const mw = r.middleware;
   try {
+    const mw = r.middleware;
     try {
-      const result = isThenable(out) ? await out : out;
-      r.handlerResult = result;
-      if (typeof result === 'object' && result !== null && !isPlainData(result))
-        await pipeReturned(r, result);
-    } finally {
-      mw.leaveOnly();
+      try {
+        const result = isThenable(out) ? await out : out;
+        r.handlerResult = result;
+        if (typeof result === 'object' && result !== null && !isPlainData(result))
+          await pipeReturned(r, result);
+      } finally {
+        mw.leaveOnly();
+      }
+      if (r.response.filePending !== undefined) await r.response.filePending;
+      writeReturnValue(r);
+    } catch (e) {
+      if (!isExitSignal(e)) reportError(r, e);
     }
-    if (r.response.filePending !== undefined) await r.response.filePending;
-    writeReturnValue(r);
+    endRequest(ctx, r);
   } catch (e) {
-    if (!isExitSignal(e)) reportError(r, e);
+    failedToEnd(ctx, r, e);
   }
-  endRequest(ctx, r);
 }
 
 async function finishAfterFile(ctx: Server, r: Request): Promise<void> {
