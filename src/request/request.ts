@@ -131,13 +131,14 @@ export class Request {
       // HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A
       // reset by the client ends the stream's writable side first, so only a clean close with
       // every byte sent is a finished response.
-      stream.once('close', () => {
+      stream.on('close', () => {
         server.inFlight.delete(this);
         this.response.eventStream?.responseClosed();
         if (stream.rstCode !== 0 || !stream.writableFinished) this.abort('client');
       });
     } else {
-      res.once('close', () => {
+      // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
+      res.on('close', () => {
         server.inFlight.delete(this);
         // The event stream's end too: one 'close' listener per response, not one each.
         this.response.eventStream?.responseClosed();
