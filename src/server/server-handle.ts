@@ -104,27 +104,53 @@ function runOnly(ctx: Server, r: Request): void {
   try {
     out = (mw.chain[0] as Handler)(r);
   } catch (e) {
-    mw.leaveOnly();
-    if (!isExitSignal(e)) reportError(r, e);
-    endRequest(ctx, r);
+    handlerFailed(ctx, r, e);
     return;
   }
+  // A native promise is followed with then(), not an async frame: a handler awaiting an event
+  // stream's end keeps this waiting for as long as the stream lives. Other thenables and values
+  // to pipe take the async path, whose `await` is what step() does.
+  if (out instanceof Promise) {
+    out.then(
+      (value: unknown) => handlerReturned(ctx, r, value),
+      (e: unknown) => handlerFailed(ctx, r, e),
+    );
+  } else handlerReturned(ctx, r, out);
+}
+
+/** The rest of `runOnly` once the handler returned `out`. Never throws. */
+function handlerReturned(ctx: Server, r: Request, out: unknown): void {
   if (isThenable(out) || (typeof out === 'object' && out !== null && !isPlainData(out))) {
     void runOnlyAsync(ctx, r, out);
     return;
   }
-  mw.leaveOnly();
-  r.handlerResult = out;
-  if (r.response.filePending !== undefined) {
-    finishAfterFile(ctx, r).catch((e: unknown) => failedToEnd(ctx, r, e));
-    return;
-  }
   try {
-    writeReturnValue(r);
+    r.middleware.leaveOnly();
+    r.handlerResult = out;
+    if (r.response.filePending !== undefined) {
+      void finishAfterFile(ctx, r);
+      return;
+    }
+    try {
+      writeReturnValue(r);
+    } catch (e) {
+      reportError(r, e);
+    }
+    endRequest(ctx, r);
   } catch (e) {
-    reportError(r, e);
+    failedToEnd(ctx, r, e);
   }
-  endRequest(ctx, r);
+}
+
+/** The rest of `runOnly` once the handler threw (or its promise rejected). Never throws. */
+function handlerFailed(ctx: Server, r: Request, e: unknown): void {
+  try {
+    r.middleware.leaveOnly();
+    if (!isExitSignal(e)) reportError(r, e);
+    endRequest(ctx, r);
+  } catch (e2) {
+    failedToEnd(ctx, r, e2);
+  }
 }
 
 /**
@@ -156,12 +182,16 @@ async function runOnlyAsync(ctx: Server, r: Request, out: unknown): Promise<void
 
 async function finishAfterFile(ctx: Server, r: Request): Promise<void> {
   try {
-    await r.response.filePending;
-    writeReturnValue(r);
+    try {
+      await r.response.filePending;
+      writeReturnValue(r);
+    } catch (e) {
+      if (!isExitSignal(e)) reportError(r, e);
+    }
+    endRequest(ctx, r);
   } catch (e) {
-    if (!isExitSignal(e)) reportError(r, e);
+    failedToEnd(ctx, r, e);
   }
-  endRequest(ctx, r);
 }
 
 /**
