@@ -1,6 +1,7 @@
 // What every bench server process shares: the broadcast driver (so that all
 // servers are driven by the very same loop and only their publish differs),
 // memory reporting and the IPC link to the runner.
+import { writeHeapSnapshot } from 'node:v8';
 import { nowUs } from '../lib/clock.ts';
 import { answerRequests, errorText, send } from '../lib/ipc-child.ts';
 import type { Listening, Memory, Published, ServerRequest } from './protocol.ts';
@@ -34,6 +35,7 @@ export async function runBenchServer(build: () => Promise<BenchServer> | BenchSe
   const b = server.broadcaster;
   answerRequests<ServerRequest>((req) => {
     if (req.op === 'memory') return memory();
+    if (req.op === 'snapshot') return snapshot(req.file);
     if (req.op === 'cpu') return { cpuUs: cpuNow(), nowUs: nowUs() };
     if (!b) throw new Error(server.sseUnavailable ?? 'no SSE broadcast in this server');
     switch (req.op) {
@@ -61,6 +63,12 @@ function memory(): Memory {
   gc();
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+/** A heap snapshot after two GCs, for `bench/heap-diff.ts`: what each idle connection holds, by constructor. */
+function snapshot(file: string): { file: string } {
+  memory();
+  return { file: writeHeapSnapshot(file) };
 }
 
 function cpuNow(): number {

@@ -7,6 +7,7 @@ export type ServerRequest =
   | { op: 'burst'; fromSeq: number; seconds: number; maxEvents: number }
   | { op: 'rate'; fromSeq: number; seconds: number; rate: number }
   | { op: 'memory' }
+  | { op: 'snapshot'; file: string }
   | { op: 'cpu' };
 
 export type LoadRequest =

@@ -117,6 +117,18 @@ export class Middleware {
     if (this.orphanError !== undefined) throw this.orphanError;
   }
 
+  /** @internal The server's path for a chain of one handler: that handler starts (`step()`'s bookkeeping). */
+  enterOnly(): void {
+    this.index = 0;
+    this.open = 1;
+  }
+
+  /** @internal ...and has finished: a `next()` from now on is a second call. */
+  leaveOnly(): void {
+    this.lastReturned = true;
+    this.open = 0;
+  }
+
   private async step(): Promise<void> {
     if (this.lastReturned) throw new NextCalledTwiceError(this.index, this.chain.length);
     const r = this.request;

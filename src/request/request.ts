@@ -14,6 +14,8 @@ import { type ProxyView, resolveProxy } from './request-proxy.ts';
 
 // No prototype, so r.get('toString') on a request without params finds nothing rather than Object's method.
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze(Object.create(null));
+// Shared by every request without uploads: a body parse replaces it, nothing appends to it.
+const NO_FILES: UploadedFile[] = Object.freeze([]) as unknown as UploadedFile[];
 
 /**
  * One HTTP request, as GoFrame's `*ghttp.Request`: its input (params, query,
@@ -58,7 +60,7 @@ export class Request {
   middleware: Middleware;
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
-  /** @internal */ files: UploadedFile[] = [];
+  /** @internal */ files: UploadedFile[] = NO_FILES;
   /** @internal The matched route's body settings (its own and its groups'), over the server's. */
   bodyOptions: RouteOptions | undefined = undefined;
   /** @internal The body read, once begun: every `parseBody()` call shares it. */
@@ -68,6 +70,8 @@ export class Request {
   /** @internal */ gone = false;
   /** @internal Whether the server tracks this request for client-gone and shutdown (see `watch`). */
   watched = false;
+  /** @internal Whether `watch()` listens for the response's 'close'. */
+  closeWatched = false;
   /** @internal Set by `accessLog()`: its line reports a 4xx, so the core does not warn about it too. */
   accessLogged = false;
   private controller: AbortController | undefined = undefined;
@@ -107,17 +111,19 @@ export class Request {
    * @internal Starts telling this request when its client leaves or the
    * server stops: called the first time something can react (`r.signal`
    * read, an SSE stream opened). Most requests never get here, and skip a
-   * close listener and a place in the server's in-flight set.
+   * close listener and a place in the server's in-flight set. Whether a 'close' listener now
+   * watches the response (it also ends the response's event stream).
    */
-  watch(): void {
-    if (this.watched) return;
+  watch(): boolean {
+    if (this.watched) return this.closeWatched;
     this.watched = true;
     const res = this.response.raw;
     if (res.destroyed) {
       this.abort('client');
-      return;
+      return false;
     }
-    if (res.writableFinished) return;
+    if (res.writableFinished) return false;
+    this.closeWatched = true;
     const server = this.server;
     server.inFlight.add(this);
     const stream = http2StreamOf(res);
@@ -125,18 +131,23 @@ export class Request {
       // HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A
       // reset by the client ends the stream's writable side first, so only a clean close with
       // every byte sent is a finished response.
-      stream.once('close', () => {
+      stream.on('close', () => {
         server.inFlight.delete(this);
+        this.response.eventStream?.responseClosed();
         if (stream.rstCode !== 0 || !stream.writableFinished) this.abort('client');
       });
     } else {
-      res.once('close', () => {
+      // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
+      res.on('close', () => {
         server.inFlight.delete(this);
+        // The event stream's end too: one 'close' listener per response, not one each.
+        this.response.eventStream?.responseClosed();
         // 'close' before the response finished means the connection went away under us.
         if (!res.writableFinished) this.abort('client');
       });
     }
     if (server.stopping) this.abort('shutdown');
+    return true;
   }
 
   /**

@@ -8,6 +8,7 @@ import { type Handler, isExitSignal } from '../request/request-middleware.ts';
 import { originForm } from '../request/request-path.ts';
 import type { Response } from '../response/response.ts';
 import { http2ResponseOf } from '../response/response-http2.ts';
+import { pipeReturned } from '../sse/pipe-returned.ts';
 import type { Server } from './server.ts';
 import { describeThrown } from './server-logger.ts';
 
@@ -51,11 +52,20 @@ export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResp
   }
   ctx.active++;
   if (ctx.stopping) res.setHeader('Connection', 'close');
-  const running = ctx.tracksCurrentRequest ? runWithRequest(r, () => run(ctx, r)) : run(ctx, r);
-  running.catch((e: unknown) => {
-    ctx.logger.error('sluice: failed to end a response', e);
-    res.destroy();
-  });
+  if (ctx.tracksCurrentRequest) {
+    runWithRequest(r, () => run(ctx, r)).catch((e: unknown) => failedToEnd(ctx, r, e));
+    return;
+  }
+  // A chain of one handler (no middleware) takes a path with no async frame of its own: a
+  // synchronous handler is answered before this returns, and an idle event stream holds no
+  // suspended run()/next() frames (see `runOnly`).
+  if (chain.length === 1) runOnly(ctx, r);
+  else run(ctx, r).catch((e: unknown) => failedToEnd(ctx, r, e));
+}
+
+function failedToEnd(ctx: Server, r: Request, e: unknown): void {
+  ctx.logger.error('sluice: failed to end a response', e);
+  r.response.raw.destroy();
 }
 
 async function run(ctx: Server, r: Request): Promise<void> {
@@ -78,6 +88,162 @@ async function run(ctx: Server, r: Request): Promise<void> {
   } finally {
     ctx.active--;
   }
+}
+
+/**
+ * What `run()` does, for a chain of one handler, without awaiting what is already there: the
+ * handler is called here, and only a promise it returns (or a value to pipe, or a file being
+ * served) is awaited, in `runOnlyAsync`. An event stream left open is not awaited either: the
+ * request ends from the stream's end (`endAfterStream`), so an idle stream costs no suspended
+ * frames. Same order and outcome as `run()` with `Middleware.step()`.
+ */
+function runOnly(ctx: Server, r: Request): void {
+  const mw = r.middleware;
+  let out: unknown;
+  mw.enterOnly();
+  try {
+    out = (mw.chain[0] as Handler)(r);
+  } catch (e) {
+    handlerFailed(ctx, r, e);
+    return;
+  }
+  // A native promise is followed with then(), not an async frame: a handler awaiting an event
+  // stream's end keeps this waiting for as long as the stream lives. Other thenables and values
+  // to pipe take the async path, whose `await` is what step() does.
+  if (out instanceof Promise) {
+    out.then(
+      (value: unknown) => handlerReturned(ctx, r, value),
+      (e: unknown) => handlerFailed(ctx, r, e),
+    );
+  } else handlerReturned(ctx, r, out);
+}
+
+/** The rest of `runOnly` once the handler returned `out`. Never throws. */
+function handlerReturned(ctx: Server, r: Request, out: unknown): void {
+  if (isThenable(out) || (typeof out === 'object' && out !== null && !isPlainData(out))) {
+    void runOnlyAsync(ctx, r, out);
+    return;
+  }
+  try {
+    r.middleware.leaveOnly();
+    r.handlerResult = out;
+    if (r.response.filePending !== undefined) {
+      void finishAfterFile(ctx, r);
+      return;
+    }
+    try {
+      writeReturnValue(r);
+    } catch (e) {
+      reportError(r, e);
+    }
+    endRequest(ctx, r);
+  } catch (e) {
+    failedToEnd(ctx, r, e);
+  }
+}
+
+/** The rest of `runOnly` once the handler threw (or its promise rejected). Never throws. */
+function handlerFailed(ctx: Server, r: Request, e: unknown): void {
+  try {
+    r.middleware.leaveOnly();
+    if (!isExitSignal(e)) reportError(r, e);
+    endRequest(ctx, r);
+  } catch (e2) {
+    failedToEnd(ctx, r, e2);
+  }
+}
+
+/**
+ * `runOnly` once the handler returned a promise, or a value `pipeReturned` streams. It never
+ * rejects: a `.catch()` on it would hold a closure and a promise per waiting request.
+ */
+async function runOnlyAsync(ctx: Server, r: Request, out: unknown): Promise<void> {
+  try {
+    const mw = r.middleware;
+    try {
+      try {
+        const result = isThenable(out) ? await out : out;
+        r.handlerResult = result;
+        if (typeof result === 'object' && result !== null && !isPlainData(result))
+          await pipeReturned(r, result);
+      } finally {
+        mw.leaveOnly();
+      }
+      if (r.response.filePending !== undefined) await r.response.filePending;
+      writeReturnValue(r);
+    } catch (e) {
+      if (!isExitSignal(e)) reportError(r, e);
+    }
+    endRequest(ctx, r);
+  } catch (e) {
+    failedToEnd(ctx, r, e);
+  }
+}
+
+async function finishAfterFile(ctx: Server, r: Request): Promise<void> {
+  try {
+    try {
+      await r.response.filePending;
+      writeReturnValue(r);
+    } catch (e) {
+      if (!isExitSignal(e)) reportError(r, e);
+    }
+    endRequest(ctx, r);
+  } catch (e) {
+    failedToEnd(ctx, r, e);
+  }
+}
+
+/**
+ * The end of `run()` without its awaits: an open event stream ends the request when it ends;
+ * otherwise the response is finished now (or when its encoder is done).
+ */
+function endRequest(ctx: Server, r: Request): void {
+  const es = r.response.eventStream;
+  if (es !== undefined && !es.isClosed) {
+    es.onEnd(() => finishRequest(ctx, r));
+    return;
+  }
+  finishRequest(ctx, r);
+}
+
+function finishRequest(ctx: Server, r: Request): void {
+  let ending: void | Promise<void>;
+  try {
+    ending = r.response.finish();
+  } catch (e) {
+    ctx.active--;
+    failedToEnd(ctx, r, e);
+    return;
+  }
+  if (ending === undefined) {
+    ctx.active--;
+    return;
+  }
+  ending.then(
+    () => ctx.active--,
+    (e: unknown) => {
+      ctx.active--;
+      failedToEnd(ctx, r, e);
+    },
+  );
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/**
+ * An object `pipeReturned` would leave alone, told without calling it (it is async, and would
+ * cost a returned `{ ... }` a microtask turn): an array, bytes, or a plain object with no symbol
+ * keys (the iterator protocols and `ndjson()`'s tag are symbols).
+ */
+function isPlainData(value: object): boolean {
+  if (Array.isArray(value) || value instanceof Uint8Array) return true;
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0;
 }
 
 /**

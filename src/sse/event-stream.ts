@@ -126,14 +126,14 @@ export class EventStream {
       this.end();
       return;
     }
-    raw.once('close', () => this.end());
     if (r.method === 'HEAD') {
       this.close();
       return;
     }
     // A stream opened while the server is already stopping ends at once; later, a shutdown reaches
-    // it through requestGone() (called by the request, so no listener on r.signal is needed).
-    r.watch();
+    // it through requestGone() (called by the request, so no listener on r.signal is needed). The
+    // request's 'close' listener ends the stream too (responseClosed()): one listener, not two.
+    if (!r.watch()) raw.once('close', () => this.end());
     if (r.gone) {
       this.requestGone();
       return;
@@ -225,6 +225,11 @@ export class EventStream {
     if (list === undefined) return;
     const i = list.indexOf(fn);
     if (i !== -1) list.splice(i, 1);
+  }
+
+  /** @internal The response closed: called by the request's 'close' listener (see `Request.watch`). */
+  responseClosed(): void {
+    this.end();
   }
 
   /**
