@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHook } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
@@ -10,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { createDemo } from '../examples/demo/server.ts';
 import { Channel, compress, InvalidArgumentError, ndjson, silentLogger } from '../src/index.ts';
-import { CODINGS, type Coding, openStream } from './helpers/compressed-client.ts';
+import { CODINGS, type Coding, openStream, trackZlibStreams } from './helpers/compressed-client.ts';
 import { send, waitFor } from './helpers/http-client.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
 
@@ -295,19 +294,7 @@ test('sse() leaves no stale Content-Encoding or Content-Length behind', async ()
 });
 
 test('a client leaving mid-stream ends the handler, and every compressor is destroyed at once', async () => {
-  // Every zlib handle made meanwhile is noted (async_hooks reports each one), and its stream found
-  // through Node's owner link. A compressor left undestroyed holds its native memory (~300 KiB
-  // for brotli) until a garbage collection happens to find it.
-  const handles: object[] = [];
-  const hook = createHook({
-    init(_id, type, _trigger, resource) {
-      if (type === 'ZLIB') handles.push(resource);
-    },
-  }).enable();
-  const streamOf = (handle: object): { destroyed: boolean } => {
-    const owner = Object.getOwnPropertySymbols(handle).find((sym) => sym.description === 'owner_symbol');
-    return (handle as Record<symbol, { destroyed: boolean }>)[owner as symbol] as { destroyed: boolean };
-  };
+  const zlibStreams = trackZlibStreams();
   try {
     const before = state.leftEnded;
     const clients = await Promise.all(
@@ -328,7 +315,7 @@ test('a client leaving mid-stream ends the handler, and every compressor is dest
       ),
     );
     // No decoder on this side: every zlib handle is the server's.
-    const made = handles.map(streamOf);
+    const made = zlibStreams.made();
     assert.equal(made.length, 20, 'one compressor per compressed stream');
     assert.equal(made.filter((c) => c.destroyed).length, 0);
     for (const leave of clients) leave();
@@ -339,7 +326,7 @@ test('a client leaving mid-stream ends the handler, and every compressor is dest
       3000,
     );
   } finally {
-    hook.disable();
+    zlibStreams.stop();
   }
 });
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHook } from 'node:async_hooks';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { type ClientHttp2Session, constants, type IncomingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import zlib from 'node:zlib';
 import { type AccessEntry, accessLog, compress, type Server, session } from '../src/index.ts';
-import { CODINGS, decompressorFor } from './helpers/compressed-client.ts';
+import { CODINGS, decompressorFor, trackZlibStreams } from './helpers/compressed-client.ts';
 import { waitFor } from './helpers/http-client.ts';
 import { forbiddenIn, h2connect, h2request, startHttp2Server } from './helpers/http2-client.ts';
 import type { TestServer } from './helpers/server.ts';
@@ -233,16 +232,7 @@ for (const tls of [true, false]) {
     }
 
     test('a reset mid compressed stream aborts r.signal and destroys the compressor at once', async () => {
-      const handles: object[] = [];
-      const hook = createHook({
-        init(_id, type, _trigger, resource) {
-          if (type === 'ZLIB') handles.push(resource);
-        },
-      }).enable();
-      const streamOf = (handle: object): { destroyed: boolean } => {
-        const owner = Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
-        return (handle as Record<symbol, { destroyed: boolean }>)[owner as symbol] as { destroyed: boolean };
-      };
+      const zlibStreams = trackZlibStreams();
       try {
         const aborted = state.leftAborted;
         const ended = state.leftEnded;
@@ -261,7 +251,7 @@ for (const tls of [true, false]) {
               }),
           ),
         );
-        const made = handles.map(streamOf);
+        const made = zlibStreams.made();
         assert.equal(made.length, 10, 'one compressor per compressed stream');
         assert.equal(made.filter((c) => c.destroyed).length, 0);
         for (const reset of streams) reset();
@@ -273,7 +263,7 @@ for (const tls of [true, false]) {
           3000,
         );
       } finally {
-        hook.disable();
+        zlibStreams.stop();
       }
     });
 

@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { get, type IncomingMessage } from 'node:http';
 import type { Transform } from 'node:stream';
 import zlib from 'node:zlib';
@@ -70,4 +71,23 @@ export function openStream(url: string, acceptEncoding: string | undefined): Pro
     });
     req.on('error', reject);
   });
+}
+
+/**
+ * Notes every zlib stream made from now on (async_hooks reports each handle; its stream is found
+ * through Node's owner link), so a test can see that the server destroys each compressor at once:
+ * one left undestroyed holds its native memory (~300 KiB for brotli) until a GC happens to find it.
+ */
+export function trackZlibStreams(): { made(): { destroyed: boolean }[]; stop(): void } {
+  const handles: object[] = [];
+  const hook = createHook({
+    init(_id, type, _trigger, resource) {
+      if (type === 'ZLIB') handles.push(resource);
+    },
+  }).enable();
+  const streamOf = (handle: object): { destroyed: boolean } => {
+    const owner = Object.getOwnPropertySymbols(handle).find((s) => s.description === 'owner_symbol');
+    return (handle as Record<symbol, { destroyed: boolean }>)[owner as symbol] as { destroyed: boolean };
+  };
+  return { made: () => handles.map(streamOf), stop: () => hook.disable() };
 }
