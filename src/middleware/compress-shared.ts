@@ -254,8 +254,10 @@ export class SharedDeflateWriter implements SharedFrameWriter {
     if (this.ending || this.raw.destroyed) return FALSE;
     this.writeSync(chunk);
     if (this.queueHead === this.queue.length) return Promise.resolve(this.afterWrite());
+    this.resolvers ??= [];
+    const resolvers = this.resolvers;
     return new Promise((resolve) => {
-      (this.resolvers ??= []).push(() => resolve(this.afterWrite()));
+      resolvers.push(() => resolve(this.afterWrite()));
     });
   }
 
