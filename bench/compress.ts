@@ -190,6 +190,44 @@ async function oneShot(): Promise<{ size: number; coding: string; syncUs: number
   return out;
 }
 
+/**
+ * The shared channel compressor's keyframe spacing: one raw deflate stream fed the ticker's
+ * frames, sync-flushed after each, with a full flush (history forgotten, a join point) every K
+ * events. K = 1 is "every event decodes alone"; ∞ is a per-subscriber stream. Bytes are × the
+ * plain frames; CPU is this process's user+system per event (zlib's thread pool included).
+ */
+async function keyframes(): Promise<{ every: string; ratio: number; cpuUs: number }[]> {
+  const frames = Array.from({ length: 2000 }, (_, seq) =>
+    Buffer.from(
+      `id: 1-${seq}\nevent: tick\ndata: ${JSON.stringify({ symbol: 'ACME', price: Math.round((100 + Math.sin(seq) * 5) * 100) / 100, volume: 1000 + (seq % 97), seq })}\n\n`,
+    ),
+  );
+  const plain = frames.reduce((n, f) => n + f.length, 0);
+  const out = [];
+  for (const every of [1, 4, 8, 16, 32, 64, 0]) {
+    const ratios: number[] = [];
+    const cpus: number[] = [];
+    for (let rep = 0; rep < 5; rep++) {
+      const d = zlib.createDeflateRaw({ windowBits: 12, memLevel: 5, flush: zlib.constants.Z_SYNC_FLUSH });
+      let bytes = 0;
+      d.on('data', (b: Buffer) => {
+        bytes += b.length;
+      });
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < frames.length; i++) {
+        if (every > 0 && i > 0 && i % every === 0) d.flush(zlib.constants.Z_FULL_FLUSH);
+        await new Promise((r) => d.write(frames[i], r));
+      }
+      const cpu = process.cpuUsage(cpu0);
+      d.destroy();
+      ratios.push(bytes / plain);
+      cpus.push((cpu.user + cpu.system) / frames.length);
+    }
+    out.push({ every: every === 0 ? '∞' : String(every), ratio: median(ratios), cpuUs: median(cpus) });
+  }
+  return out;
+}
+
 const runs: Run[] = [];
 for (let rep = 1; rep <= REPS; rep++) {
   // Interleaved: a noisy neighbour hits every mode alike.
@@ -230,6 +268,8 @@ for (const mode of MODES) {
 }
 log('buffered bodies: sync vs thread pool ...');
 const shots = await oneShot();
+log('shared compressor: keyframe spacing ...');
+const keys = await keyframes();
 const md = [
   `# compress() on a broadcast SSE stream — ${CLIENTS} subscribers, ${EVENTS} events, median of ${REPS} reps`,
   '',
@@ -243,12 +283,18 @@ const md = [
   '| --- | --- | --- | --- |',
   ...shots.map((s) => `| ${s.size} | ${s.coding} | ${s.syncUs.toFixed(0)} | ${s.asyncUs.toFixed(0)} |`),
   '',
+  "## The channel's shared compressor: a full flush (keyframe) every K events",
+  '',
+  '| K | bytes × plain | CPU µs per event |',
+  '| --- | --- | --- |',
+  ...keys.map((k) => `| ${k.every} | ${k.ratio.toFixed(3)} | ${k.cpuUs.toFixed(1)} |`),
+  '',
 ].join('\n');
 process.stdout.write(`\n${md}`);
 const outDir = path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(
   path.join(outDir, 'latest-compress.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), clients: CLIENTS, events: EVENTS, reps: REPS, runs, summary, shots }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), clients: CLIENTS, events: EVENTS, reps: REPS, runs, summary, shots, keyframes: keys }, null, 2)}\n`,
 );
 writeFileSync(path.join(outDir, 'latest-compress.md'), md);

@@ -185,6 +185,44 @@ test('a subscriber whose stream already sent bytes keeps its own compressor, and
   }
 });
 
+test('a stream subscribed to two channels decodes the events of both, in order', async () => {
+  const a = channelFor('two-a');
+  const b = channelFor('two-b');
+  const local = await startServer((s) => {
+    s.use(compress({ encodings: ['deflate'] }));
+    s.get('/both', async (r) => {
+      const es = r.response.sse({ heartbeat: 0 });
+      void a.subscribe(es, { lastEventId: null });
+      await b.subscribe(es, { lastEventId: null });
+    });
+    s.get('/a', (r) => a.subscribe(r.response.sse({ heartbeat: 0 }), { lastEventId: null }));
+  });
+  try {
+    const both = await openStream(`${local.url}/both`, 'deflate');
+    const onlyA = await openStream(`${local.url}/a`, 'deflate');
+    await waitFor(() => a.size === 2 && b.size === 1, 'the subscribers', 5000);
+    for (let i = 0; i < 70; i++) {
+      (i % 3 === 0 ? b : a).publish({ event: 'tick', data: { i } });
+      await waitFor(() => datas(both).length === i + 1, `event ${i} on the stream of both`, 5000);
+    }
+    const wantA = range(0, 70).filter((i) => i % 3 !== 0);
+    await waitFor(() => datas(onlyA).length === wantA.length, "channel a's own subscriber", 5000);
+    assert.deepEqual(datas(both), range(0, 70));
+    assert.deepEqual(datas(onlyA), wantA);
+    // b's events never enter a's shared stream, which would put a's own subscribers out of sync.
+    const ratio = onlyA.wireBytes / Buffer.byteLength(onlyA.text);
+    assert.ok(ratio < 0.7, `a's subscriber got ${ratio.toFixed(2)} of the plain bytes`);
+    await a.close();
+    await b.close();
+    channels.delete('two-a');
+    channels.delete('two-b');
+    assert.equal(await both.done, null);
+    assert.equal(await onlyA.done, null);
+  } finally {
+    await local.close();
+  }
+});
+
 test('Chromium EventSources decode a shared-compressed channel, joiners late and early alike', async () => {
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   const channel = channelFor('browser');

@@ -147,7 +147,8 @@ export class CompressEncoder implements BodyEncoder {
    * brotli, and a stream whose own compressor has started, keep their own.
    */
   joinGroup(group: EncodingGroup): SharedFrameWriter | undefined {
-    if (this.shared !== undefined) return this.shared;
+    // Subscribed to another channel's group already: this one's events go out stored (uncompressed).
+    if (this.shared !== undefined) return this.shared.sharesWith(group) ? this.shared : undefined;
     if (!this.started || this.compressor !== undefined || this.ending || this.coding === 'br')
       return undefined;
     const shared = SharedDeflateWriter.groupOf(group, this.config.streamZlib);

@@ -236,6 +236,11 @@ export class SharedDeflateWriter implements SharedFrameWriter {
     this.key = key;
   }
 
+  /** Whether `group` holds the compressor it shares. */
+  sharesWith(group: EncodingGroup): boolean {
+    return group.shared === this.group;
+  }
+
   get pendingBytes(): number {
     return this.queued;
   }
