@@ -1,5 +1,7 @@
 // `npx tsx bench/compress.ts`: what compress() costs and saves on a broadcast SSE stream.
-// For plain, gzip and br (interleaved, each rep in a fresh server process):
+// For plain, gzip (the channel's shared compressor), gzip-own (a compressor per subscriber, as
+// before shared channels, and as a stream that wrote before subscribing still gets) and br
+// (always per subscriber), interleaved, each rep in a fresh server process:
 // - memory per stream: the server's RSS and heap+external, 1,000 subscribers (after a GC),
 //   minus the same server before they connected;
 // - bytes on the wire per event per client, for a JSON ticker;
@@ -25,7 +27,7 @@ const arg = (name: string, def: number) => {
 const CLIENTS = arg('clients', 1000);
 const EVENTS = arg('events', 100);
 const REPS = arg('reps', 3);
-const MODES = ['plain', 'gzip', 'br'] as const;
+const MODES = ['plain', 'gzip', 'gzip-own', 'br'] as const;
 type Mode = (typeof MODES)[number];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -59,13 +61,15 @@ interface Client {
 
 /** One subscriber; a streaming decoder counts the events (so delivery is checked, not assumed). */
 function subscribe(port: number, mode: Mode, agent: Agent): Promise<Client> {
-  const headers: Record<string, string> = mode === 'plain' ? {} : { 'Accept-Encoding': mode };
+  const coding = mode === 'gzip-own' ? 'gzip' : mode;
+  const headers: Record<string, string> = coding === 'plain' ? {} : { 'Accept-Encoding': coding };
+  const route = mode === 'gzip-own' ? '/ticker-own' : '/ticker';
   return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/ticker', headers, agent }, (res) => {
+    const req = get({ host: '127.0.0.1', port, path: route, headers, agent }, (res) => {
       const c: Client = { wire: 0, events: 0 };
       const decoder =
-        mode === 'gzip' ? zlib.createGunzip() : mode === 'br' ? zlib.createBrotliDecompress() : undefined;
-      if (res.headers['content-encoding'] !== (mode === 'plain' ? undefined : mode)) {
+        coding === 'gzip' ? zlib.createGunzip() : coding === 'br' ? zlib.createBrotliDecompress() : undefined;
+      if (res.headers['content-encoding'] !== (coding === 'plain' ? undefined : coding)) {
         reject(new Error(`asked for ${mode}, got ${res.headers['content-encoding']}`));
         return;
       }
@@ -107,8 +111,10 @@ async function runOnce(mode: Mode, rep: number): Promise<Run> {
     );
   }
   // One event through every stream, so each compressor has done its first (allocating) work.
+  // Frames before the first event: the cursor (an id-only block), and gzip-own's retry.
+  const own = mode === 'gzip-own' ? 2 : 1;
   await proc.ask({ op: 'publish', n: 1 }, 'published');
-  while (clients.some((c) => c.events < 1)) await sleep(20);
+  while (clients.some((c) => c.events < own + 1)) await sleep(20);
   await sleep(200);
   const after = await proc.ask<Mem>({ op: 'memory' }, 'memory');
   if (after.subscribers !== CLIENTS) throw new Error(`${after.subscribers} subscribers, not ${CLIENTS}`);
@@ -120,7 +126,7 @@ async function runOnce(mode: Mode, rep: number): Promise<Run> {
     await sleep(5);
   }
   const deadline = Date.now() + 60_000;
-  while (clients.some((c) => c.events < 1 + EVENTS)) {
+  while (clients.some((c) => c.events < own + 1 + EVENTS)) {
     if (Date.now() > deadline) throw new Error(`${mode}: not every event arrived`);
     await sleep(20);
   }
@@ -184,6 +190,44 @@ async function oneShot(): Promise<{ size: number; coding: string; syncUs: number
   return out;
 }
 
+/**
+ * The shared channel compressor's keyframe spacing: one raw deflate stream fed the ticker's
+ * frames, sync-flushed after each, with a full flush (history forgotten, a join point) every K
+ * events. K = 1 is "every event decodes alone"; ∞ is a per-subscriber stream. Bytes are × the
+ * plain frames; CPU is this process's user+system per event (zlib's thread pool included).
+ */
+async function keyframes(): Promise<{ every: string; ratio: number; cpuUs: number }[]> {
+  const frames = Array.from({ length: 2000 }, (_, seq) =>
+    Buffer.from(
+      `id: 1-${seq}\nevent: tick\ndata: ${JSON.stringify({ symbol: 'ACME', price: Math.round((100 + Math.sin(seq) * 5) * 100) / 100, volume: 1000 + (seq % 97), seq })}\n\n`,
+    ),
+  );
+  const plain = frames.reduce((n, f) => n + f.length, 0);
+  const out = [];
+  for (const every of [1, 4, 8, 16, 32, 64, 0]) {
+    const ratios: number[] = [];
+    const cpus: number[] = [];
+    for (let rep = 0; rep < 5; rep++) {
+      const d = zlib.createDeflateRaw({ windowBits: 12, memLevel: 5, flush: zlib.constants.Z_SYNC_FLUSH });
+      let bytes = 0;
+      d.on('data', (b: Buffer) => {
+        bytes += b.length;
+      });
+      const cpu0 = process.cpuUsage();
+      for (let i = 0; i < frames.length; i++) {
+        if (every > 0 && i > 0 && i % every === 0) d.flush(zlib.constants.Z_FULL_FLUSH);
+        await new Promise((r) => d.write(frames[i], r));
+      }
+      const cpu = process.cpuUsage(cpu0);
+      d.destroy();
+      ratios.push(bytes / plain);
+      cpus.push((cpu.user + cpu.system) / frames.length);
+    }
+    out.push({ every: every === 0 ? '∞' : String(every), ratio: median(ratios), cpuUs: median(cpus) });
+  }
+  return out;
+}
+
 const runs: Run[] = [];
 for (let rep = 1; rep <= REPS; rep++) {
   // Interleaved: a noisy neighbour hits every mode alike.
@@ -224,6 +268,8 @@ for (const mode of MODES) {
 }
 log('buffered bodies: sync vs thread pool ...');
 const shots = await oneShot();
+log('shared compressor: keyframe spacing ...');
+const keys = await keyframes();
 const md = [
   `# compress() on a broadcast SSE stream — ${CLIENTS} subscribers, ${EVENTS} events, median of ${REPS} reps`,
   '',
@@ -237,12 +283,18 @@ const md = [
   '| --- | --- | --- | --- |',
   ...shots.map((s) => `| ${s.size} | ${s.coding} | ${s.syncUs.toFixed(0)} | ${s.asyncUs.toFixed(0)} |`),
   '',
+  "## The channel's shared compressor: a full flush (keyframe) every K events",
+  '',
+  '| K | bytes × plain | CPU µs per event |',
+  '| --- | --- | --- |',
+  ...keys.map((k) => `| ${k.every} | ${k.ratio.toFixed(3)} | ${k.cpuUs.toFixed(1)} |`),
+  '',
 ].join('\n');
 process.stdout.write(`\n${md}`);
 const outDir = path.join(ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 writeFileSync(
   path.join(outDir, 'latest-compress.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), clients: CLIENTS, events: EVENTS, reps: REPS, runs, summary, shots }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), clients: CLIENTS, events: EVENTS, reps: REPS, runs, summary, shots, keyframes: keys }, null, 2)}\n`,
 );
 writeFileSync(path.join(outDir, 'latest-compress.md'), md);

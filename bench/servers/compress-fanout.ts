@@ -9,6 +9,9 @@ s.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
 s.use(compress());
 const ticker = new Channel({ history: 0 });
 s.get('/ticker', (r) => ticker.subscribe(r.response.sse({ heartbeat: 0 })));
+// The same, but the stream writes a frame of its own (its retry) before it subscribes: it has
+// its own compressor by then, so its events are compressed for it alone, as before shared channels.
+s.get('/ticker-own', (r) => ticker.subscribe(r.response.sse({ heartbeat: 0, retry: 3000 })));
 await s.start();
 
 let seq = 0;

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { socketIsCaughtUp } from '../response/chunked-socket.ts';
 import type { Response } from '../response/response.ts';
+import type { SharedFrameWriter } from '../response/response-encoder.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import { type ChannelRecord, compareIds, type ReplayResult, type Wire } from './channel-adapter.ts';
 import { cursorFrame, resetFrame, wireOf } from './channel-wire.ts';
@@ -76,6 +77,8 @@ export interface SubscriberSettings {
   readonly maxBuffered: number;
   readonly dropOldest: boolean;
   readonly socket: Socket | null;
+  /** Its body encoder's side of the channel's shared encoding (compress()), when it joined one. */
+  readonly shared: SharedFrameWriter | null;
 }
 
 // States as small integers: the hot path compares one field with a constant.
@@ -124,6 +127,7 @@ export class Subscriber {
   private readonly raw: ServerResponse;
   private readonly response: Response;
   private readonly socket: Socket | null;
+  private readonly shared: SharedFrameWriter | null;
   private resolveDone!: (reason: SubscriptionEnd) => void;
   private queue: (ChannelRecord | undefined)[] | null = null;
   private queueHead = 0;
@@ -151,6 +155,7 @@ export class Subscriber {
     this.response = stream.response;
     this.raw = stream.response.raw;
     this.socket = settings.socket;
+    this.shared = settings.shared;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -165,7 +170,16 @@ export class Subscriber {
 
   /** Applies the filter, then sends or queues the record. */
   offer(record: ChannelRecord): void {
-    if (this.accepts(record)) this.push(record);
+    if (!this.accepts(record)) return;
+    if (this.shared === null || this.state !== LIVE) {
+      this.push(record);
+      return;
+    }
+    // Live fan-out, in publish order: the one place its encoder may use the event encoded for everyone.
+    const shared = this.shared;
+    shared.expect(record);
+    this.push(record);
+    shared.expect(undefined);
   }
 
   /** Its filter's verdict; a filter that throws ends the subscriber. */

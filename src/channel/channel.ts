@@ -1,5 +1,6 @@
 import { ChannelClosedError, InvalidArgumentError } from '../errors.ts';
 import { chunkedSocketOf } from '../response/chunked-socket.ts';
+import type { EncodingGroup } from '../response/response-encoder.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import {
   type ChannelAdapter,
@@ -188,6 +189,8 @@ export class Channel {
   private suspects: Subscriber[] = [];
   private judging = false;
   private closed = false;
+  /** What its subscribers' body encoders share (one compressor for every gzip/deflate subscriber). */
+  private readonly encodingGroup: EncodingGroup = { shared: undefined };
 
   constructor(options: ChannelOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -317,12 +320,14 @@ export class Channel {
       return Promise.resolve('channel-closed');
     }
     if (stream.isClosed) return Promise.resolve('closed');
+    const socket = this.socketShortcut ? chunkedSocketOf(stream.response) : null;
     const sub = new Subscriber(this, stream, {
       filter,
       lastEventId,
       maxBuffered: this.maxBuffered,
       dropOldest: this.dropOldest,
-      socket: this.socketShortcut ? chunkedSocketOf(stream.response) : null,
+      socket,
+      shared: socket === null ? (stream.response.bodyEncoder?.joinGroup?.(this.encodingGroup) ?? null) : null,
     });
     this.byStream.set(stream, sub);
     sub.index = this.subs.push(sub) - 1;
@@ -417,6 +422,7 @@ export class Channel {
       // A stream that was already closing is removed here rather than by its abort.
       this.remove(sub, 'channel-closed');
     }
+    this.encodingGroup.shared?.close();
     // An open that never succeeded has nothing to release in the adapter beyond what close() does.
     if (this.ready !== undefined) await this.ready.catch(() => {});
     await this.adapter.close(this.name);

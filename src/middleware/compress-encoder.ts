@@ -12,9 +12,10 @@ import type { ServerResponse } from 'node:http';
 import zlib from 'node:zlib';
 import type { Request } from '../request/request.ts';
 import type { Response } from '../response/response.ts';
-import type { BodyEncoder } from '../response/response-encoder.ts';
+import type { BodyEncoder, EncodingGroup, SharedFrameWriter } from '../response/response-encoder.ts';
 import { carriesBody, FALSE } from '../response/response-writer.ts';
 import type { Coding } from './compress-negotiate.ts';
+import { SharedDeflateWriter } from './compress-shared.ts';
 import { appendVary } from './cors.ts';
 
 /** @internal What `compress()` settled from its options, shared by every response it encodes. */
@@ -104,6 +105,9 @@ export class CompressEncoder implements BodyEncoder {
   private readonly coding: Coding;
   private readonly config: CompressConfig;
   private compressor: Compressor | undefined = undefined;
+  /** Set once a channel shares its compressor with this stream: it then writes every byte. */
+  private shared: SharedDeflateWriter | undefined = undefined;
+  private started = false;
   private ending = false;
   private readonly onData = (chunk: Buffer): void => {
     const raw = this.res.raw;
@@ -133,7 +137,24 @@ export class CompressEncoder implements BodyEncoder {
   }
 
   get pendingBytes(): number {
+    if (this.shared !== undefined) return this.shared.pendingBytes;
     return this.compressor?.writableLength ?? 0;
+  }
+
+  /**
+   * A channel subscribes this stream. gzip and deflate streams that have sent
+   * nothing yet take the channel's shared compressor (see compress-shared.ts);
+   * brotli, and a stream whose own compressor has started, keep their own.
+   */
+  joinGroup(group: EncodingGroup): SharedFrameWriter | undefined {
+    // Subscribed to another channel's group already: this one's events go out stored (uncompressed).
+    if (this.shared !== undefined) return this.shared.sharesWith(group) ? this.shared : undefined;
+    if (!this.started || this.compressor !== undefined || this.ending || this.coding === 'br')
+      return undefined;
+    const shared = SharedDeflateWriter.groupOf(group, this.config.streamZlib);
+    if (shared === undefined) return undefined;
+    this.shared = new SharedDeflateWriter(this.res, this.coding === 'gzip', shared);
+    return this.shared;
   }
 
   startStream(res: Response): boolean {
@@ -142,13 +163,25 @@ export class CompressEncoder implements BodyEncoder {
     if (raw.destroyed || judge(res, this.config) !== COMPRESS) return false;
     raw.removeHeader('Content-Length');
     markEncoded(raw, this.coding);
+    this.started = true;
+    return true;
+  }
+
+  /**
+   * The stream's own compressor, made at its first byte rather than at its
+   * start: until then a channel may still share its compressor with it.
+   */
+  private ownCompressor(): Compressor | undefined {
+    const existing = this.compressor;
+    if (existing !== undefined) return existing.destroyed ? undefined : existing;
+    if (!this.started || this.res.raw.destroyed) return undefined;
     const compressor = createStreamCompressor(this.coding, this.config);
     compressor.on('data', this.onData);
     compressor.once('end', this.onEnd);
     compressor.on('error', this.onError);
-    raw.once('close', this.onClose);
+    this.res.raw.once('close', this.onClose);
     this.compressor = compressor;
-    return true;
+    return compressor;
   }
 
   encodeWhole(res: Response, body: Buffer | string): Buffer | string | Promise<Buffer | string> {
@@ -166,25 +199,34 @@ export class CompressEncoder implements BodyEncoder {
   }
 
   write(chunk: Buffer | string): Promise<boolean> {
-    const compressor = this.compressor;
-    if (compressor === undefined || compressor.destroyed || this.ending) return FALSE;
+    if (this.shared !== undefined) return this.shared.write(chunk);
+    if (this.ending) return FALSE;
+    const compressor = this.ownCompressor();
+    if (compressor === undefined) return FALSE;
     return new Promise((resolve) => {
       compressor.write(chunk, (err) => resolve(err == null ? this.afterWrite() : false));
     });
   }
 
   writeSync(chunk: Buffer | string): boolean {
-    const compressor = this.compressor;
-    if (compressor === undefined || compressor.destroyed || this.ending) return false;
+    if (this.shared !== undefined) return this.shared.writeSync(chunk);
+    if (this.ending) return false;
+    const compressor = this.ownCompressor();
+    if (compressor === undefined) return false;
     compressor.write(chunk);
     return !this.res.raw.writableNeedDrain;
   }
 
   end(chunk?: Buffer | string): void {
+    if (this.shared !== undefined) {
+      this.shared.end(chunk);
+      return;
+    }
     if (this.ending) return;
+    // Ended before its first byte: the compressor is made now, for the coding's header and trailer.
+    const compressor = this.ownCompressor();
     this.ending = true;
-    const compressor = this.compressor;
-    if (compressor === undefined || compressor.destroyed) return;
+    if (compressor === undefined) return;
     if (chunk !== undefined && chunk.length > 0) compressor.end(chunk);
     else compressor.end();
   }

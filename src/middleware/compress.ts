@@ -67,9 +67,13 @@ const COMPRESSIBLE =
  * of a compressible type, compressed or not.
  *
  * A stream's compressor holds memory for as long as the stream lives (about
- * 30 KiB for gzip with the stream defaults; see `bench/compress.ts`), and a
- * channel's subscribers each compress every event. Register it before the
- * routes it should cover.
+ * 100 KiB of RSS for gzip with the stream defaults, 300 for brotli; see
+ * `bench/compress.ts`). A channel's gzip and deflate subscribers share one
+ * compressor instead: each event is compressed once for all of them (about
+ * plain CPU and memory per subscriber, some 15% more bytes than a stream of
+ * its own), as long as the stream wrote nothing before it subscribed (a
+ * `retry` in `sse()` counts), else it keeps its own; brotli subscribers
+ * always have their own. Register it before the routes it should cover.
  *
  * @example
  * ```ts

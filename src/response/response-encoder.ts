@@ -44,4 +44,42 @@ export interface BodyEncoder {
   end(chunk?: Buffer | string): void;
   /** Bytes handed to the encoder that have not reached the response yet. */
   readonly pendingBytes: number;
+  /**
+   * A channel subscribes this stream: may the encoder take the events it
+   * shares with the channel's other subscribers encoded once for all of them?
+   * Returns its writer, or `undefined` to encode every event itself.
+   */
+  joinGroup?(group: EncodingGroup): SharedFrameWriter | undefined;
+}
+
+/**
+ * What several streams encode together: a channel holds one, and the first
+ * body encoder that joins puts its shared state there (one compressor for
+ * every subscriber). The channel closes it when it closes.
+ *
+ * @example
+ * ```ts
+ * // An encoder's joinGroup (sketch): the first subscriber makes the shared state.
+ * group.shared ??= { close: () => sharedCompressor.destroy() };
+ * ```
+ */
+export interface EncodingGroup {
+  shared: { close(): void } | undefined;
+}
+
+/**
+ * A stream's side of an {@link EncodingGroup}: before a shared
+ * frame is written through the stream (`writeFrameSync`), `expect(key)` says
+ * which event it is, so the encoder may send the bytes encoded once for all
+ * the streams that get the same event; `expect(undefined)` after it.
+ *
+ * @example
+ * ```ts
+ * writer.expect(record); // what the channel does around each live fan-out write
+ * stream.writeFrameSync(frame);
+ * writer.expect(undefined);
+ * ```
+ */
+export interface SharedFrameWriter {
+  expect(key: object | undefined): void;
 }
