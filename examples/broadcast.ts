@@ -72,16 +72,24 @@ export function startTicker(intervalMs = 200, adapter?: ChannelAdapter): Ticker 
   // Five minutes of ticks: a laptop waking from sleep later than that gets a reset, not a flood.
   const channel = new Channel({ name: 'ticker', history: { count: 1500, maxAge: 5 * 60_000 }, adapter });
   let price = 100;
+  let publishing = false;
   const timer = setInterval(() => {
-    // Not open yet (a Redis adapter still connecting): nothing to count from.
-    if (channel.lastId === '') return;
+    // Not open yet (a Redis adapter still connecting): nothing to count from. Nor while the last
+    // publish is still on its way to Redis: `lastId` moves when it lands, and a tick counted from
+    // the old id would repeat its seq on a slow round trip.
+    if (channel.lastId === '' || publishing) return;
     price = Math.max(1, price * (1 + (Math.random() - 0.5) * 0.004));
     // Counted from the channel's newest id, so a restarted process whose history lives in Redis goes on
     // where the last one stopped instead of starting again at 1.
     const seq = (parseId(channel.lastId)?.[1] ?? 0) + 1;
     const tick: Tick = { symbol: 'SLC', price: Math.round(price * 100) / 100, t: Date.now(), seq };
     // With Redis, a publish while it is away rejects; the next tick tries again.
-    Promise.resolve(channel.publish({ event: 'tick', data: tick })).catch(() => {});
+    publishing = true;
+    Promise.resolve(channel.publish({ event: 'tick', data: tick }))
+      .catch(() => {})
+      .finally(() => {
+        publishing = false;
+      });
   }, intervalMs);
   // The publisher alone should not keep a process alive; the server does that.
   timer.unref();
