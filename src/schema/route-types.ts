@@ -91,6 +91,14 @@ export type ReceivedEvent<E extends EventMap> = {
   [K in keyof E & string]: { readonly event: K; readonly data: InferOutput<E[K]> };
 }[keyof E & string];
 
+/** The input a handler of a JSON or byte-stream route receives: each part as its schema outputs it. */
+type HandlerInput<P extends string, TParams, TQuery, THeaders, TBody> = RouteInput<
+  OutputOr<TParams, PathParams<P>>,
+  OutputOr<TQuery, Record<string, unknown>>,
+  OutputOr<THeaders, IncomingHttpHeaders>,
+  OutputOr<TBody, unknown>
+>;
+
 /**
  * The parsed, typed input a handler receives. A place without a schema is passed as sluice has
  * it: path params as strings, the query as parsed, the headers as Node has them, the body as
@@ -191,12 +199,7 @@ export interface JsonRouteConfig<
   /** Check what the handler returns against `response`; a failure is a 500. Default: on unless NODE_ENV=production. */
   readonly validateResponse?: boolean;
   readonly handler: (
-    input: RouteInput<
-      OutputOr<TParams, PathParams<P>>,
-      OutputOr<TQuery, Record<string, unknown>>,
-      OutputOr<THeaders, IncomingHttpHeaders>,
-      OutputOr<TBody, unknown>
-    >,
+    input: HandlerInput<P, TParams, TQuery, THeaders, TBody>,
     r: Request,
   ) => [TResponse] extends [Schema] ? MaybePromise<InputOf<TResponse>> : unknown;
 }
@@ -264,12 +267,7 @@ export interface StreamRouteConfig<
   /** Check each NDJSON item against its schema before it is written. Default: on unless NODE_ENV=production. */
   readonly validateEvents?: boolean;
   readonly handler: (
-    input: RouteInput<
-      OutputOr<TParams, PathParams<P>>,
-      OutputOr<TQuery, Record<string, unknown>>,
-      OutputOr<THeaders, IncomingHttpHeaders>,
-      OutputOr<TBody, unknown>
-    >,
+    input: HandlerInput<P, TParams, TQuery, THeaders, TBody>,
     r: Request,
   ) => MaybePromise<AsyncIterable<StreamItem<TStream>> | Iterable<StreamItem<TStream>>>;
 }
