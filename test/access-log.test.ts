@@ -109,5 +109,42 @@ test('a stream the server cut short after a handler error is logged ended=error,
   const ended = Object.fromEntries(entries.map((e) => [e.path, e.ended]));
   assert.deepEqual(ended, { '/flushed': 'error', '/ndjson': 'error', '/sse': 'error', '/left': 'client' });
   const line = formatEntry(entries.find((e) => e.path === '/flushed')!);
-  assert.match(line, /^GET \/flushed 200 8B \S+ ended=error$/);
+  assert.match(line, /^GET \/flushed 200 8B \S+ ended=error error="disk gone"$/);
+});
+
+test('a 4xx keeps its reason in the access line, which the core no longer warns about', async (t) => {
+  const entries: AccessEntry[] = [];
+  const srv = await startServer((s) => {
+    s.setBodyLimit(16);
+    s.use(
+      accessLog({
+        format: (e) => {
+          entries.push(e);
+          return formatEntry(e);
+        },
+      }),
+    );
+    s.post('/echo', (r) => r.getBody());
+    s.get('/ok', () => 'ok');
+  });
+  t.after(() => srv.close());
+  const big = await send(`${srv.url}/echo`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: 'x'.repeat(64),
+  });
+  assert.equal(big.status, 413);
+  assert.equal((await send(`${srv.url}/nowhere`)).status, 404);
+  assert.equal((await send(`${srv.url}/ok`)).status, 200);
+  assert.equal((await send(`${srv.url}/a%0D%0AGET%20/b%E2%80%A8`)).status, 404);
+  await waitFor(() => entries.length === 4, 'four access lines', 5000);
+  const byPath = Object.fromEntries(entries.map((e) => [e.path, e]));
+  assert.match(String(byPath['/echo']?.error), /16/, 'the 413 names the limit');
+  assert.equal(byPath['/nowhere']?.error, 'Not Found');
+  assert.equal(byPath['/ok']?.error, undefined);
+  assert.match(formatEntry(byPath['/echo']!), /^POST \/echo 413 \S+ \S+ error="[^"\n]*16[^"\n]*"$/);
+  assert.equal(srv.logger.lines.filter((l) => l.level === 'warn').length, 0);
+  // The path is decoded; a line break in it must not start a forged line.
+  const forged = formatEntry(entries.find((e) => e.path.startsWith('/a'))!);
+  assert.match(forged, /^GET \/a%0D%0AGET%20\/b%E2%80%A8 404 /);
 });

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import { isExitSignal } from '../request/request-middleware.ts';
 import type { EndReason } from '../response/response.ts';
-import type { Logger } from '../server/server-logger.ts';
+import { describeThrown, type Logger } from '../server/server-logger.ts';
 
 /**
  * One finished request or stream, as {@link accessLog} reports it.
@@ -27,6 +28,13 @@ export interface AccessEntry {
    * it), or `error` (the server cut it short after a handler error).
    */
   ended: EndReason;
+  /**
+   * The message of the error thrown past the access log (a 404, a 413 naming
+   * the limit, a handler's failure), or `undefined` when none was. With an
+   * access log installed the core does not warn about a 4xx, so this is
+   * where its reason is kept.
+   */
+  error: string | undefined;
 }
 
 /**
@@ -76,21 +84,28 @@ export function accessLog(options: AccessLogOptions = {}): (r: Request) => Promi
     r.accessLogged = true;
     // Timed from here, not from the request's arrival: only logged requests pay for the clock.
     const startedAt = performance.now();
+    let error: string | undefined;
     // Logged on 'close' rather than after next(): a handler may return while its response streams on.
     r.response.raw.once('close', () => {
       // This runs from a socket event: a throwing format or logger would be an uncaught exception
       // and bring the whole server down over one log line.
       try {
-        logger.info(format(entryOf(r, startedAt)));
+        logger.info(format(entryOf(r, startedAt, error)));
       } catch (e) {
         r.server.getLogger().error('sluice: accessLog failed to log a request', e);
       }
     });
-    await r.middleware.next();
+    try {
+      await r.middleware.next();
+    } catch (e) {
+      // Kept for the line, then passed on untouched: the core still answers and logs a 5xx.
+      if (!isExitSignal(e)) error = describeThrown(e);
+      throw e;
+    }
   };
 }
 
-function entryOf(r: Request, startedAt: number): AccessEntry {
+function entryOf(r: Request, startedAt: number, error: string | undefined): AccessEntry {
   const res = r.response;
   return {
     method: r.method,
@@ -102,11 +117,13 @@ function entryOf(r: Request, startedAt: number): AccessEntry {
     // Recorded by the response where the decision was made; a closed socket alone cannot tell a
     // client leaving from a server cutting the stream after an error.
     ended: res.endedBecause(),
+    error,
   };
 }
 
 /**
- * The default line: `GET /path 200 1.2KiB 35ms` plus `sse events=N` and why a stream ended.
+ * The default line: `GET /path 200 1.2KiB 35ms` plus `sse events=N`, why a stream ended and
+ * the error's message, quoted as a JSON string so a message quoting the client cannot break the line.
  * Exported so a custom format can decorate it rather than rebuild it.
  *
  * @example
@@ -119,5 +136,16 @@ export function formatEntry(e: AccessEntry): string {
   const size = e.bytes >= 1024 ? `${(e.bytes / 1024).toFixed(1)}KiB` : `${e.bytes}B`;
   const sse = e.events === undefined ? '' : ` sse events=${e.events}`;
   const ended = e.ended === 'complete' && e.events === undefined ? '' : ` ended=${e.ended}`;
-  return `${e.method} ${e.path} ${e.status} ${size} ${time}${sse}${ended}`;
+  const error = e.error === undefined ? '' : ` error=${JSON.stringify(e.error)}`;
+  return `${e.method} ${loggablePath(e.path)} ${e.status} ${size} ${time}${sse}${ended}${error}`;
+}
+
+// `r.path` is decoded, so `/a%0D%0AGET%20/admin` arrives with a line break in it: printed as it is,
+// a client could forge log lines. Control characters, spaces and Unicode line breaks go back to
+// their percent form.
+const UNSAFE_IN_LINE = /[\x00-\x20\x7f-\x9f\u2028\u2029]/;
+const UNSAFE_IN_LINE_ALL = new RegExp(UNSAFE_IN_LINE.source, 'g');
+
+function loggablePath(path: string): string {
+  return UNSAFE_IN_LINE.test(path) ? path.replace(UNSAFE_IN_LINE_ALL, encodeURIComponent) : path;
 }
