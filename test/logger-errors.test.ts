@@ -115,3 +115,18 @@ test('a thrown value that cannot be printed is still a 500, logged, and leaves t
   assert.deepEqual(crashes, []);
   assert.equal(srv.server.active, 0, 'every request finished its chain');
 });
+
+test('a line break a client put in the path cannot forge a line in the core warning', async (t) => {
+  const srv = await startServer((s) => {
+    s.get('/x/:id', (r) => {
+      throw new HttpError(400, `bad id ${r.params.id}`);
+    });
+  });
+  t.after(() => srv.close());
+  assert.equal((await send(`${srv.url}/a%0D%0AGET%20/admin`)).status, 404);
+  assert.equal((await send(`${srv.url}/x/1%0A2`)).status, 400);
+  const warnings = srv.logger.lines.filter((l) => l.level === 'warn').map((l) => String(l.args[0]));
+  assert.equal(warnings.length, 2);
+  assert.equal(warnings[0], 'sluice: GET /a%0D%0AGET%20/admin -> 404: Not Found');
+  assert.equal(warnings[1], 'sluice: GET /x/1%0A2 -> 400: bad id 1%0A2');
+});

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { isExitSignal } from '../request/request-middleware.ts';
 import type { EndReason } from '../response/response.ts';
-import { describeThrown, type Logger } from '../server/server-logger.ts';
+import { describeThrown, type Logger, loggable } from '../server/server-logger.ts';
 
 /**
  * One finished request or stream, as {@link accessLog} reports it.
@@ -137,15 +137,5 @@ export function formatEntry(e: AccessEntry): string {
   const sse = e.events === undefined ? '' : ` sse events=${e.events}`;
   const ended = e.ended === 'complete' && e.events === undefined ? '' : ` ended=${e.ended}`;
   const error = e.error === undefined ? '' : ` error=${JSON.stringify(e.error)}`;
-  return `${e.method} ${loggablePath(e.path)} ${e.status} ${size} ${time}${sse}${ended}${error}`;
-}
-
-// `r.path` is decoded, so `/a%0D%0AGET%20/admin` arrives with a line break in it: printed as it is,
-// a client could forge log lines. Control characters, spaces and Unicode line breaks go back to
-// their percent form.
-const UNSAFE_IN_LINE = /[\x00-\x20\x7f-\x9f\u2028\u2029]/;
-const UNSAFE_IN_LINE_ALL = new RegExp(UNSAFE_IN_LINE.source, 'g');
-
-function loggablePath(path: string): string {
-  return UNSAFE_IN_LINE.test(path) ? path.replace(UNSAFE_IN_LINE_ALL, encodeURIComponent) : path;
+  return `${e.method} ${loggable(e.path)} ${e.status} ${size} ${time}${sse}${ended}${error}`;
 }

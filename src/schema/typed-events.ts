@@ -1,5 +1,6 @@
 import { type Problem, ResponseValidationError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import { loggable } from '../server/server-logger.ts';
 import type { SseEvent } from '../sse/encoder.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import { sseEvent } from '../sse/pipe-returned.ts';
@@ -141,7 +142,7 @@ export class TypedEvents implements TypedEventStream<EventMap> {
       ev = made instanceof Promise ? await made : made;
     } catch (e) {
       const r = this.request;
-      r.server.getLogger().error(`sluice: ${r.method} ${r.path} failed`, e);
+      r.server.getLogger().error(`sluice: ${r.method} ${loggable(r.path)} failed`, e);
       this.stream.fail(e);
       return false;
     }

@@ -10,7 +10,7 @@ import type { Response } from '../response/response.ts';
 import { http2ResponseOf } from '../response/response-http2.ts';
 import { pipeReturned } from '../sse/pipe-returned.ts';
 import type { Server } from './server.ts';
-import { describeThrown } from './server-logger.ts';
+import { describeThrown, loggable, oneLine } from './server-logger.ts';
 
 /** The terminal handler of unmatched requests: 404, 405 with `Allow`, or 400 for a malformed URL. */
 export const notFound: Handler = (r) => {
@@ -478,6 +478,7 @@ export function answerError(res: Response, status: number, contentType: string, 
  */
 export function logRequestError(r: Request, status: number, e: unknown): void {
   const logger = r.server.logger;
-  if (status >= 500) logger.error(`sluice: ${r.method} ${r.path} failed`, e);
-  else if (!r.accessLogged) logger.warn(`sluice: ${r.method} ${r.path} -> ${status}: ${describeThrown(e)}`);
+  if (status >= 500) logger.error(`sluice: ${r.method} ${loggable(r.path)} failed`, e);
+  else if (!r.accessLogged)
+    logger.warn(`sluice: ${r.method} ${loggable(r.path)} -> ${status}: ${oneLine(describeThrown(e))}`);
 }

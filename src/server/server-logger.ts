@@ -70,3 +70,23 @@ export function describeThrown(e: unknown): string {
     return 'an unprintable value';
   }
 }
+
+// Control characters, spaces and Unicode line breaks. `r.path` is decoded, so `/a%0D%0AGET%20/admin`
+// arrives with a line break in it, and an error message may quote what the client sent.
+const UNSAFE_IN_FIELD = /[\x00-\x20\x7f-\x9f\u2028\u2029]/;
+const UNSAFE_IN_FIELD_ALL = new RegExp(UNSAFE_IN_FIELD.source, 'g');
+const LINE_BREAK = /[\r\n\x85\u2028\u2029]/;
+const LINE_BREAK_ALL = new RegExp(LINE_BREAK.source, 'g');
+
+/**
+ * @internal `text` as one field of a log line (a path): what a client chose can neither start a
+ * forged line nor split the field, so the characters above go back to their percent form.
+ */
+export function loggable(text: string): string {
+  return UNSAFE_IN_FIELD.test(text) ? text.replace(UNSAFE_IN_FIELD_ALL, encodeURIComponent) : text;
+}
+
+/** @internal `text` (a message, spaces kept) on one line: line breaks go back to their percent form. */
+export function oneLine(text: string): string {
+  return LINE_BREAK.test(text) ? text.replace(LINE_BREAK_ALL, encodeURIComponent) : text;
+}
