@@ -146,7 +146,6 @@ export class Subscriber {
   private replayAt = 0;
   private replayLast = '';
   private replayHead = '';
-  private readonly nextSlice = (): void => this.replaySlice();
 
   constructor(owner: SubscriberOwner, stream: EventStream, settings: SubscriberSettings) {
     this.owner = owner;
@@ -282,8 +281,17 @@ export class Subscriber {
     if (this.replayAt >= records.length) {
       this.replay = null;
       this.goLive(this.replayLast, this.replayHead, undefined);
-    } else if (ok) setImmediate(this.nextSlice);
+    } else if (ok) setImmediate(Subscriber.nextSlice, this);
     else this.waitForDrain();
+  }
+
+  /**
+   * `replaySlice` for `setImmediate`, which passes the subscriber: a function per subscriber (a
+   * class-field arrow) costs every idle subscriber a closure and its context, and under tsx, whose
+   * esbuild names such functions with defineProperty, a 256-byte property dictionary besides.
+   */
+  private static nextSlice(sub: Subscriber): void {
+    sub.replaySlice();
   }
 
   /**
