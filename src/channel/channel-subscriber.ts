@@ -121,7 +121,6 @@ export class Subscriber {
   endReason: SubscriptionEnd | undefined = undefined;
   /** Events dropped for it by `drop-oldest`, in total. */
   dropped = 0;
-  readonly onAbort: () => void;
   private readonly settings: SubscriberSettings;
   private readonly owner: SubscriberOwner;
   private readonly raw: ServerResponse;
@@ -158,8 +157,13 @@ export class Subscriber {
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    this.onAbort = () => owner.remove(this, this.endReason ?? 'closed');
-    stream.onEnd(this.onAbort);
+    // The subscriber itself is the stream's end listener (streamEnded): no closure per subscriber.
+    stream.onEnd(this);
+  }
+
+  /** The stream ended (client gone, `es.close()`, shutdown, or the policy's destroy): leave the channel. */
+  streamEnded(): void {
+    this.owner.remove(this, this.endReason ?? 'closed');
   }
 
   /** Bytes written to it that its client has not taken yet, plus what waits in its queue. */
@@ -339,7 +343,7 @@ export class Subscriber {
     this.state = ENDED;
     this.clearQueue();
     this.replay = null;
-    this.stream.offEnd(this.onAbort);
+    this.stream.offEnd(this);
     if (this.drainWaiting && this.socket !== null && this.onDrain !== undefined) {
       this.socket.off('drain', this.onDrain);
     }

@@ -33,6 +33,14 @@ export interface EventStreamOptions {
   lastEventIdQuery?: string;
 }
 
+/** @internal What {@link EventStream.onEnd} calls: a function, or an object's `streamEnded()`. */
+export type EndListener = (() => void) | { streamEnded(): void };
+
+function callEndListener(fn: EndListener): void {
+  if (typeof fn === 'function') fn();
+  else fn.streamEnded();
+}
+
 const DEFAULT_HEARTBEAT = 15_000;
 const HEARTBEAT_FRAME = Buffer.from(formatComment(''));
 const GENERIC_ERROR = 'Internal Server Error';
@@ -79,7 +87,8 @@ export class EventStream {
   private controller: AbortController | undefined = undefined;
   private closedPromise: Promise<void> | undefined = undefined;
   private resolveClosed: (() => void) | undefined = undefined;
-  private endListeners: (() => void)[] | undefined = undefined;
+  /** One listener as it is (the usual: a channel's subscriber, or the request's end); an array from the second. */
+  private endListeners: EndListener | EndListener[] | undefined = undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Where `send()` may write pre-built chunks (see `chunked-socket.ts`), or `null`: through the response. */
   private socket: Socket | null = null;
@@ -208,21 +217,27 @@ export class EventStream {
   /**
    * @internal Runs `fn` once when the stream ends (at once if it has). A plain
    * callback, not a listener on `signal`, so a channel subscriber costs no
-   * AbortController.
+   * AbortController; an object is told by its `streamEnded()`, so it needs no closure either.
    */
-  onEnd(fn: () => void): void {
+  onEnd(fn: EndListener): void {
     if (this.ended) {
-      fn();
+      callEndListener(fn);
       return;
     }
-    this.endListeners ??= [];
-    this.endListeners.push(fn);
+    const list = this.endListeners;
+    if (list === undefined) this.endListeners = fn;
+    else if (Array.isArray(list)) list.push(fn);
+    else this.endListeners = [list, fn];
   }
 
   /** @internal Undoes {@link onEnd}. */
-  offEnd(fn: () => void): void {
+  offEnd(fn: EndListener): void {
     const list = this.endListeners;
-    if (list === undefined) return;
+    if (list === fn) {
+      this.endListeners = undefined;
+      return;
+    }
+    if (!Array.isArray(list)) return;
     const i = list.indexOf(fn);
     if (i !== -1) list.splice(i, 1);
   }
@@ -426,7 +441,9 @@ export class EventStream {
     this.resolveClosed?.();
     const listeners = this.endListeners;
     this.endListeners = undefined;
-    if (listeners !== undefined) for (const fn of listeners) fn();
+    if (listeners === undefined) return;
+    if (!Array.isArray(listeners)) callEndListener(listeners);
+    else for (const fn of listeners) callEndListener(fn);
   }
 }
 
