@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError, InvalidArgumentError } from '../errors.ts';
 import { type ChunkedFrame, chunkedSocketOf, chunkOf, socketIsCaughtUp } from '../response/chunked-socket.ts';
@@ -42,6 +42,15 @@ function callEndListener(fn: EndListener): void {
 }
 
 const DEFAULT_HEARTBEAT = 15_000;
+/** The head of a stream when nothing was set before `sse()`: the same names, values and order as the setHeader() path. */
+const SSE_HEAD = Object.freeze([
+  'Content-Type',
+  'text/event-stream; charset=utf-8',
+  'Cache-Control',
+  'no-cache, no-transform',
+  'X-Accel-Buffering',
+  'no',
+]) as string[];
 const HEARTBEAT_FRAME = Buffer.from(formatComment(''));
 const GENERIC_ERROR = 'Internal Server Error';
 
@@ -116,15 +125,29 @@ export class EventStream {
     this.lastEventId = readLastEventId(r.headers['last-event-id'], options.lastEventIdQuery, r);
 
     const raw = response.raw;
-    raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    // Whatever the handler said about a body of its own no longer describes this one.
-    raw.removeHeader('Content-Length');
-    raw.removeHeader('Content-Encoding');
-    // Committed before our Cache-Control is set: a body encoder (compress()) decides here, and must
-    // see a `no-transform` the handler asked for, not the one below, which is meant for proxies.
-    response.commit();
-    raw.setHeader('Cache-Control', 'no-cache, no-transform');
-    raw.setHeader('X-Accel-Buffering', 'no');
+    if (
+      response.onCommit === undefined &&
+      response.bodyEncoder === undefined &&
+      raw instanceof ServerResponse &&
+      raw.getHeaderNames().length === 0
+    ) {
+      // Nothing set before, and nothing to run at commit: the head is ours alone, and goes to
+      // Node as one list, as node:http's own writeHead(status, headers) does. setHeader() would
+      // keep a header store per stream for its whole life (a dictionary-mode object and an array
+      // per header, ~370 bytes); the bytes on the wire are the same.
+      response.commit();
+      raw.writeHead(raw.statusCode, SSE_HEAD);
+    } else {
+      raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+      // Whatever the handler said about a body of its own no longer describes this one.
+      raw.removeHeader('Content-Length');
+      raw.removeHeader('Content-Encoding');
+      // Committed before our Cache-Control is set: a body encoder (compress()) decides here, and must
+      // see a `no-transform` the handler asked for, not the one below, which is meant for proxies.
+      response.commit();
+      raw.setHeader('Cache-Control', 'no-cache, no-transform');
+      raw.setHeader('X-Accel-Buffering', 'no');
+    }
     // No `Connection` header of ours: Node says keep-alive exactly when it may (HTTP/1.1, and neither
     // the client nor the server, stopping, asked to close), and setting one would override both.
     // Send the head now so the client's `open` fires before the first event.
