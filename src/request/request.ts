@@ -56,8 +56,12 @@ export class Request {
   readonly server: Server;
   /** Path parameters of the matched route (`/user/{id}` gives `params.id`). */
   params: Readonly<Record<string, string>> = NO_PARAMS;
-  /** The cursor through the handler chain: `await r.middleware.next()`. */
-  middleware: Middleware;
+  /**
+   * The chain until something asks for {@link middleware}, then the cursor made for it: a
+   * route of one handler (no middleware) run by the server's one-handler path needs no cursor,
+   * and an idle stream would keep it for its life.
+   */
+  private cursor: Middleware | readonly Handler[];
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
   /** @internal */ files: UploadedFile[] = NO_FILES;
@@ -87,7 +91,39 @@ export class Request {
     this.url = url;
     this.path = pathOf(url);
     this.response = new Response(this, res);
-    this.middleware = new Middleware(this, chain);
+    this.cursor = chain;
+  }
+
+  /** The cursor through the handler chain: `await r.middleware.next()`. */
+  get middleware(): Middleware {
+    const c = this.cursor;
+    if (!Array.isArray(c)) return c as Middleware;
+    const m = new Middleware(this, c);
+    this.cursor = m;
+    // Made while the one-handler path runs (or after it): it starts where that path is.
+    if ((this.flags & ONLY_ENTERED) !== 0) m.enterOnly();
+    if ((this.flags & ONLY_LEFT) !== 0) m.leaveOnly();
+    return m;
+  }
+
+  /** @internal The handlers of this request's route, in order. */
+  get chain(): readonly Handler[] {
+    const c = this.cursor;
+    return Array.isArray(c) ? c : (c as Middleware).chain;
+  }
+
+  /** @internal `Middleware.enterOnly()` for the server's one-handler path, without making the cursor. */
+  enterOnly(): void {
+    const c = this.cursor;
+    if (Array.isArray(c)) this.flags |= ONLY_ENTERED;
+    else (c as Middleware).enterOnly();
+  }
+
+  /** @internal `Middleware.leaveOnly()` likewise. */
+  leaveOnly(): void {
+    const c = this.cursor;
+    if (Array.isArray(c)) this.flags |= ONLY_LEFT;
+    else (c as Middleware).leaveOnly();
   }
 
   /**
@@ -409,6 +445,9 @@ const GONE_SHUTDOWN = 8;
 const WATCHED = 16;
 const CLOSE_WATCHED = 32;
 const ACCESS_LOGGED = 64;
+/** The one-handler path entered / left its handler while no cursor existed (see `Request.enterOnly`). */
+const ONLY_ENTERED = 128;
+const ONLY_LEFT = 256;
 
 /**
  * A property only when the object has it itself: find-my-way hands over a plain `{}` when there
