@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import { SessionNotInstalledError } from '../errors.ts';
 import { Response } from '../response/response.ts';
 import { http2StreamOf } from '../response/response-http2.ts';
@@ -160,27 +161,21 @@ export class Request {
     const server = this.server;
     server.inFlight.add(this);
     const stream = http2StreamOf(res);
-    if (stream !== undefined) {
-      // HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A
-      // reset by the client ends the stream's writable side first, so only a clean close with
-      // every byte sent is a finished response.
-      stream.on('close', () => {
-        server.inFlight.delete(this);
-        this.response.eventStream?.responseClosed();
-        if (stream.rstCode !== 0 || !stream.writableFinished) this.abort('client');
-      });
-    } else {
-      // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
-      res.on('close', () => {
-        server.inFlight.delete(this);
-        // The event stream's end too: one 'close' listener per response, not one each.
-        this.response.eventStream?.responseClosed();
-        // 'close' before the response finished means the connection went away under us.
-        if (!res.writableFinished) this.abort('client');
-      });
-    }
+    if (stream !== undefined) watchHttp2(this, stream);
+    // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
+    // The listener holds only the request: its context is all an idle stream pays for it.
+    else res.on('close', () => this.responseClosed());
     if (server.stopping) this.abort('shutdown');
     return true;
+  }
+
+  /** @internal The HTTP/1 response's 'close' (see `watch`). */
+  responseClosed(): void {
+    this.server.inFlight.delete(this);
+    // The event stream's end too: one 'close' listener per response, not one each.
+    this.response.eventStream?.responseClosed();
+    // 'close' before the response finished means the connection went away under us.
+    if (!this.response.raw.writableFinished) this.abort('client');
   }
 
   /**
@@ -448,6 +443,19 @@ const ACCESS_LOGGED = 64;
 /** The one-handler path entered / left its handler while no cursor existed (see `Request.enterOnly`). */
 const ONLY_ENTERED = 128;
 const ONLY_LEFT = 256;
+
+/**
+ * HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A reset by
+ * the client ends the stream's writable side first, so only a clean close with every byte sent
+ * is a finished response. A function of its own, so the HTTP/1 listener's context holds no stream.
+ */
+function watchHttp2(r: Request, stream: ServerHttp2Stream): void {
+  stream.on('close', () => {
+    r.server.inFlight.delete(r);
+    r.response.eventStream?.responseClosed();
+    if (stream.rstCode !== 0 || !stream.writableFinished) r.abort('client');
+  });
+}
 
 /**
  * A property only when the object has it itself: find-my-way hands over a plain `{}` when there
