@@ -160,7 +160,7 @@ for (const r of results) {
   for (const v of r.counts.bytes.values()) bytes += v;
   for (const v of r.counts.count.values()) objects += v;
   console.log(
-    `${r.name}: heapUsed ${f1(r.heap / 1024)} KiB/conn, RSS ${f1(r.rss / 1024)} KiB/conn; snapshot diff ${f1(bytes)} B in ${f1(objects)} objects per connection`,
+    `${r.name}: heapUsed ${f1(r.heap / 1024)} KiB/conn (${Math.round(r.heap)} B), RSS ${f1(r.rss / 1024)} KiB/conn; snapshot diff ${f1(bytes)} B in ${f1(objects)} objects per connection`,
   );
 }
 // One table: the constructors that differ most across the servers, per connection.

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { socketIsCaughtUp } from '../response/chunked-socket.ts';
 import type { Response } from '../response/response.ts';
@@ -68,14 +67,15 @@ export interface SubscriberOwner {
   overflowed: number;
   /** Frames written straight to a socket, for `stats()`. */
   socketWrites: number;
+  /** The channel's `maxBuffered` and `overflow: 'drop-oldest'`: read from it, not copied into each subscriber. */
+  readonly maxBuffered: number;
+  readonly dropOldest: boolean;
 }
 
-/** Settings fixed when a subscriber joins. */
+/** Settings fixed when a subscriber joins (copied into it: the object is not kept). */
 export interface SubscriberSettings {
   readonly filter: ChannelFilter | undefined;
   readonly lastEventId: string | undefined;
-  readonly maxBuffered: number;
-  readonly dropOldest: boolean;
   readonly socket: Socket | null;
   /** Its body encoder's side of the channel's shared encoding (compress()), when it joined one. */
   readonly shared: SharedFrameWriter | null;
@@ -105,6 +105,14 @@ const REPLAYING = 5;
  */
 const REPLAY_SLICE = 256;
 
+/** A replay being written: its records, the next one to write, and where it ends. */
+interface Replay {
+  readonly records: readonly ChannelRecord[];
+  at: number;
+  readonly last: string;
+  readonly head: string;
+}
+
 /**
  * @internal One stream subscribed to a channel: its write path, its queue and
  * its overflow policy. Nothing here allocates per event on the fast path,
@@ -121,10 +129,10 @@ export class Subscriber {
   endReason: SubscriptionEnd | undefined = undefined;
   /** Events dropped for it by `drop-oldest`, in total. */
   dropped = 0;
-  readonly onAbort: () => void;
-  private readonly settings: SubscriberSettings;
+  private readonly filter: ChannelFilter | undefined;
+  /** The id it joined with, for the reset event when it cannot be honoured. */
+  private readonly lastEventId: string | undefined;
   private readonly owner: SubscriberOwner;
-  private readonly raw: ServerResponse;
   private readonly response: Response;
   private readonly socket: Socket | null;
   private readonly shared: SharedFrameWriter | null;
@@ -141,26 +149,27 @@ export class Subscriber {
   private suspected = false;
   /** The largest frame that filled the socket since the last judgement: it does not count against the cap. */
   private largestPending = 0;
-  /** The records of its replay while {@link REPLAYING}, the next one to write, and where the replay ends. */
-  private replay: readonly ChannelRecord[] | null = null;
-  private replayAt = 0;
-  private replayLast = '';
-  private replayHead = '';
-  private readonly nextSlice = (): void => this.replaySlice();
+  /** Its replay while {@link REPLAYING}: one object made only then, not four fields in every subscriber. */
+  private replay: Replay | null = null;
 
   constructor(owner: SubscriberOwner, stream: EventStream, settings: SubscriberSettings) {
     this.owner = owner;
     this.stream = stream;
-    this.settings = settings;
+    this.filter = settings.filter;
+    this.lastEventId = settings.lastEventId;
     this.response = stream.response;
-    this.raw = stream.response.raw;
     this.socket = settings.socket;
     this.shared = settings.shared;
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
-    this.onAbort = () => owner.remove(this, this.endReason ?? 'closed');
-    stream.onEnd(this.onAbort);
+    // The subscriber itself is the stream's end listener (streamEnded): no closure per subscriber.
+    stream.onEnd(this);
+  }
+
+  /** The stream ended (client gone, `es.close()`, shutdown, or the policy's destroy): leave the channel. */
+  streamEnded(): void {
+    this.owner.remove(this, this.endReason ?? 'closed');
   }
 
   /** Bytes written to it that its client has not taken yet, plus what waits in its queue. */
@@ -184,7 +193,7 @@ export class Subscriber {
 
   /** Its filter's verdict; a filter that throws ends the subscriber. */
   private accepts(record: ChannelRecord): boolean {
-    const filter = this.settings.filter;
+    const filter = this.filter;
     if (filter === undefined) return true;
     // Removed earlier in this fan-out or replay, yet still in the loop: its filter belongs to a
     // subscription that is over, and must not see (or act on) another record.
@@ -210,11 +219,12 @@ export class Subscriber {
   /** Writes one event, straight to the socket when nothing can tell; `false`: the socket is full. */
   private write(wire: Wire): boolean {
     // The response was ended (close(), shutdown): the socket may already serve the next request.
-    if (this.raw.writableEnded) return true;
+    const raw = this.response.raw;
+    if (raw.writableEnded) return true;
     const socket = this.socket;
     let ok: boolean;
     // Bytes the response still holds (a notice, a heartbeat, the handler's own send) go first.
-    if (socket !== null && socketIsCaughtUp(this.raw, socket)) {
+    if (socket !== null && socketIsCaughtUp(raw, socket)) {
       // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
       if (this.owner.batching && !this.isCorked) {
         socket.cork();
@@ -242,15 +252,12 @@ export class Subscriber {
     if (result === undefined) {
       this.goLive(headId, headId, cursorFrame(headId));
     } else if (result.reset !== undefined) {
-      this.goLive(result.lastId, headId, resetFrame(result.reset, result.lastId, this.settings.lastEventId));
+      this.goLive(result.lastId, headId, resetFrame(result.reset, result.lastId, this.lastEventId));
     } else if (result.records.length === 0) {
       this.goLive(result.lastId, headId, undefined);
     } else {
       this.state = REPLAYING;
-      this.replay = result.records;
-      this.replayAt = 0;
-      this.replayLast = result.lastId;
-      this.replayHead = headId;
+      this.replay = { records: result.records, at: 0, last: result.lastId, head: headId };
       this.replaySlice();
     }
   }
@@ -262,16 +269,17 @@ export class Subscriber {
    * never reads holds one high-water mark of it, not all of it.
    */
   private replaySlice(): void {
-    const records = this.replay;
-    if (records === null || this.state !== REPLAYING) return;
-    const end = Math.min(records.length, this.replayAt + REPLAY_SLICE);
+    const replay = this.replay;
+    if (replay === null || this.state !== REPLAYING) return;
+    const records = replay.records;
+    const end = Math.min(records.length, replay.at + REPLAY_SLICE);
     let ok = true;
     // One syscall for the slice, not one per record (res.write corks by itself).
     const socket = this.socket;
     socket?.cork();
     try {
-      while (ok && this.replayAt < end) {
-        const record = records[this.replayAt++] as ChannelRecord;
+      while (ok && replay.at < end) {
+        const record = records[replay.at++] as ChannelRecord;
         if (this.accepts(record)) ok = this.write(wireOf(record));
         // Its filter threw, or the stream ended under it.
         if (this.state !== REPLAYING) return;
@@ -279,11 +287,20 @@ export class Subscriber {
     } finally {
       socket?.uncork();
     }
-    if (this.replayAt >= records.length) {
+    if (replay.at >= records.length) {
       this.replay = null;
-      this.goLive(this.replayLast, this.replayHead, undefined);
-    } else if (ok) setImmediate(this.nextSlice);
+      this.goLive(replay.last, replay.head, undefined);
+    } else if (ok) setImmediate(Subscriber.nextSlice, this);
     else this.waitForDrain();
+  }
+
+  /**
+   * `replaySlice` for `setImmediate`, which passes the subscriber: a function per subscriber (a
+   * class-field arrow) costs every idle subscriber a closure and its context, and under tsx, whose
+   * esbuild names such functions with defineProperty, a 256-byte property dictionary besides.
+   */
+  private static nextSlice(sub: Subscriber): void {
+    sub.replaySlice();
   }
 
   /**
@@ -331,7 +348,7 @@ export class Subscriber {
     this.state = ENDED;
     this.clearQueue();
     this.replay = null;
-    this.stream.offEnd(this.onAbort);
+    this.stream.offEnd(this);
     if (this.drainWaiting && this.socket !== null && this.onDrain !== undefined) {
       this.socket.off('drain', this.onDrain);
     }
@@ -360,9 +377,9 @@ export class Subscriber {
    */
   private full(frameLength: number): void {
     // Closed or closing: the abort listener removes it; nothing to decide.
-    if (this.stream.isClosed || this.raw.destroyed || this.socket?.destroyed === true) return;
+    if (this.stream.isClosed || this.response.raw.destroyed || this.socket?.destroyed === true) return;
     if (frameLength > this.largestPending) this.largestPending = frameLength;
-    if (this.settings.dropOldest && this.state !== CONGESTED) {
+    if (this.owner.dropOldest && this.state !== CONGESTED) {
       this.state = CONGESTED;
       this.waitForDrain();
     }
@@ -387,7 +404,7 @@ export class Subscriber {
     const slack = this.largestPending;
     this.largestPending = 0;
     if (this.state === ENDED || this.stream.isClosed) return;
-    const max = this.settings.maxBuffered + slack;
+    const max = this.owner.maxBuffered + slack;
     // A replay keeps at most one high-water mark in the socket by itself (it waits for drain):
     // only the live events queued behind it count.
     if (this.state === REPLAYING) {
@@ -395,7 +412,7 @@ export class Subscriber {
       return;
     }
     const pending = this.stream.bufferedBytes + this.queued;
-    if (!this.settings.dropOldest || this.state === PENDING) {
+    if (!this.owner.dropOldest || this.state === PENDING) {
       if (pending > max) this.overflow();
       return;
     }
@@ -415,12 +432,12 @@ export class Subscriber {
     }
     queue.push(record);
     this.queued += length;
-    const max = this.settings.maxBuffered;
+    const max = this.owner.maxBuffered;
     if (this.queued - length > max) {
       // While joining, the queue must stay whole: the hand-over de-duplicates
       // it against the replay, and a gap cut into it could not be reported in
       // order. A join that falls that far behind starts over instead.
-      if (!this.settings.dropOldest || this.state === PENDING || this.state === REPLAYING) {
+      if (!this.owner.dropOldest || this.state === PENDING || this.state === REPLAYING) {
         this.overflow();
         return;
       }

@@ -168,8 +168,8 @@ export class Channel {
   batching = false;
   /** @internal */ overflowed = 0;
   /** @internal */ socketWrites = 0;
-  private readonly maxBuffered: number;
-  private readonly dropOldest: boolean;
+  /** @internal Read by its subscribers. */ readonly maxBuffered: number;
+  /** @internal Read by its subscribers. */ readonly dropOldest: boolean;
   private readonly socketShortcut: boolean;
   // A dense array for the fan-out loop; the map finds a stream's subscriber.
   private readonly subs: Subscriber[] = [];
@@ -324,8 +324,6 @@ export class Channel {
     const sub = new Subscriber(this, stream, {
       filter,
       lastEventId,
-      maxBuffered: this.maxBuffered,
-      dropOldest: this.dropOldest,
       socket,
       shared: socket === null ? (stream.response.bodyEncoder?.joinGroup?.(this.encodingGroup) ?? null) : null,
     });

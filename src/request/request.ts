@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import { SessionNotInstalledError } from '../errors.ts';
 import { Response } from '../response/response.ts';
 import { http2StreamOf } from '../response/response-http2.ts';
@@ -56,8 +57,12 @@ export class Request {
   readonly server: Server;
   /** Path parameters of the matched route (`/user/{id}` gives `params.id`). */
   params: Readonly<Record<string, string>> = NO_PARAMS;
-  /** The cursor through the handler chain: `await r.middleware.next()`. */
-  middleware: Middleware;
+  /**
+   * The chain until something asks for {@link middleware}, then the cursor made for it: a
+   * route of one handler (no middleware) run by the server's one-handler path needs no cursor,
+   * and an idle stream would keep it for its life.
+   */
+  private cursor: Middleware | readonly Handler[];
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
   /** @internal */ body: unknown = undefined;
   /** @internal */ files: UploadedFile[] = NO_FILES;
@@ -66,14 +71,11 @@ export class Request {
   /** @internal The body read, once begun: every `parseBody()` call shares it. */
   bodyRead: Promise<unknown> | undefined = undefined;
   /** @internal */ handlerResult: unknown = undefined;
-  /** @internal */ exited = 0;
-  /** @internal */ gone = false;
-  /** @internal Whether the server tracks this request for client-gone and shutdown (see `watch`). */
-  watched = false;
-  /** @internal Whether `watch()` listens for the response's 'close'. */
-  closeWatched = false;
-  /** @internal Set by `accessLog()`: its line reports a 4xx, so the core does not warn about it too. */
-  accessLogged = false;
+  /**
+   * The small state below (exited, gone and why, watched, accessLogged) as bits of one field: an
+   * idle stream keeps its Request for as long as it lives, and six fields cost 40 bytes more.
+   */
+  private flags = 0;
   private controller: AbortController | undefined = undefined;
   private context: Context | undefined = undefined;
 
@@ -90,7 +92,39 @@ export class Request {
     this.url = url;
     this.path = pathOf(url);
     this.response = new Response(this, res);
-    this.middleware = new Middleware(this, chain);
+    this.cursor = chain;
+  }
+
+  /** The cursor through the handler chain: `await r.middleware.next()`. */
+  get middleware(): Middleware {
+    const c = this.cursor;
+    if (!Array.isArray(c)) return c as Middleware;
+    const m = new Middleware(this, c);
+    this.cursor = m;
+    // Made while the one-handler path runs (or after it): it starts where that path is.
+    if ((this.flags & ONLY_ENTERED) !== 0) m.enterOnly();
+    if ((this.flags & ONLY_LEFT) !== 0) m.leaveOnly();
+    return m;
+  }
+
+  /** @internal The handlers of this request's route, in order. */
+  get chain(): readonly Handler[] {
+    const c = this.cursor;
+    return Array.isArray(c) ? c : (c as Middleware).chain;
+  }
+
+  /** @internal `Middleware.enterOnly()` for the server's one-handler path, without making the cursor. */
+  enterOnly(): void {
+    const c = this.cursor;
+    if (Array.isArray(c)) this.flags |= ONLY_ENTERED;
+    else (c as Middleware).enterOnly();
+  }
+
+  /** @internal `Middleware.leaveOnly()` likewise. */
+  leaveOnly(): void {
+    const c = this.cursor;
+    if (Array.isArray(c)) this.flags |= ONLY_LEFT;
+    else (c as Middleware).leaveOnly();
   }
 
   /**
@@ -127,27 +161,21 @@ export class Request {
     const server = this.server;
     server.inFlight.add(this);
     const stream = http2StreamOf(res);
-    if (stream !== undefined) {
-      // HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A
-      // reset by the client ends the stream's writable side first, so only a clean close with
-      // every byte sent is a finished response.
-      stream.on('close', () => {
-        server.inFlight.delete(this);
-        this.response.eventStream?.responseClosed();
-        if (stream.rstCode !== 0 || !stream.writableFinished) this.abort('client');
-      });
-    } else {
-      // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
-      res.on('close', () => {
-        server.inFlight.delete(this);
-        // The event stream's end too: one 'close' listener per response, not one each.
-        this.response.eventStream?.responseClosed();
-        // 'close' before the response finished means the connection went away under us.
-        if (!res.writableFinished) this.abort('client');
-      });
-    }
+    if (stream !== undefined) watchHttp2(this, stream);
+    // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
+    // The listener holds only the request: its context is all an idle stream pays for it.
+    else res.on('close', () => this.responseClosed());
     if (server.stopping) this.abort('shutdown');
     return true;
+  }
+
+  /** @internal The HTTP/1 response's 'close' (see `watch`). */
+  responseClosed(): void {
+    this.server.inFlight.delete(this);
+    // The event stream's end too: one 'close' listener per response, not one each.
+    this.response.eventStream?.responseClosed();
+    // 'close' before the response finished means the connection went away under us.
+    if (!this.response.raw.writableFinished) this.abort('client');
   }
 
   /**
@@ -338,8 +366,63 @@ export class Request {
     this.response.requestGone(reason);
   }
 
+  /** @internal `exit()` (1) and `exitAll()` (3) as bits. */
+  get exited(): number {
+    return this.flags & EXITED_ALL;
+  }
+
+  set exited(bits: number) {
+    this.flags = (this.flags & ~EXITED_ALL) | (bits & EXITED_ALL);
+  }
+
+  /** @internal The client left or the server is stopping: `signal` aborted (or will when made). */
+  get gone(): boolean {
+    return (this.flags & GONE) !== 0;
+  }
+
+  set gone(on: boolean) {
+    this.setFlag(GONE, on);
+  }
+
   /** @internal Why `signal` aborted: the client left, or the server is stopping. */
-  goneBecause: 'client' | 'shutdown' = 'client';
+  get goneBecause(): 'client' | 'shutdown' {
+    return (this.flags & GONE_SHUTDOWN) !== 0 ? 'shutdown' : 'client';
+  }
+
+  set goneBecause(reason: 'client' | 'shutdown') {
+    this.setFlag(GONE_SHUTDOWN, reason === 'shutdown');
+  }
+
+  /** @internal Whether the server tracks this request for client-gone and shutdown (see `watch`). */
+  get watched(): boolean {
+    return (this.flags & WATCHED) !== 0;
+  }
+
+  set watched(on: boolean) {
+    this.setFlag(WATCHED, on);
+  }
+
+  /** @internal Whether `watch()` listens for the response's 'close'. */
+  get closeWatched(): boolean {
+    return (this.flags & CLOSE_WATCHED) !== 0;
+  }
+
+  set closeWatched(on: boolean) {
+    this.setFlag(CLOSE_WATCHED, on);
+  }
+
+  /** @internal Set by `accessLog()`: its line reports a 4xx, so the core does not warn about it too. */
+  get accessLogged(): boolean {
+    return (this.flags & ACCESS_LOGGED) !== 0;
+  }
+
+  set accessLogged(on: boolean) {
+    this.setFlag(ACCESS_LOGGED, on);
+  }
+
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit;
+  }
 
   private goneReason(): Error {
     const e = new Error(
@@ -348,6 +431,30 @@ export class Request {
     e.name = 'AbortError';
     return e;
   }
+}
+
+// Bits of Request.flags: exit() sets 1, exitAll() 1 and 2.
+const EXITED_ALL = 3;
+const GONE = 4;
+const GONE_SHUTDOWN = 8;
+const WATCHED = 16;
+const CLOSE_WATCHED = 32;
+const ACCESS_LOGGED = 64;
+/** The one-handler path entered / left its handler while no cursor existed (see `Request.enterOnly`). */
+const ONLY_ENTERED = 128;
+const ONLY_LEFT = 256;
+
+/**
+ * HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A reset by
+ * the client ends the stream's writable side first, so only a clean close with every byte sent
+ * is a finished response. A function of its own, so the HTTP/1 listener's context holds no stream.
+ */
+function watchHttp2(r: Request, stream: ServerHttp2Stream): void {
+  stream.on('close', () => {
+    r.server.inFlight.delete(r);
+    r.response.eventStream?.responseClosed();
+    if (stream.rstCode !== 0 || !stream.writableFinished) r.abort('client');
+  });
 }
 
 /**

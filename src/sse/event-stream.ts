@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError, InvalidArgumentError } from '../errors.ts';
 import { type ChunkedFrame, chunkedSocketOf, chunkOf, socketIsCaughtUp } from '../response/chunked-socket.ts';
@@ -33,7 +33,24 @@ export interface EventStreamOptions {
   lastEventIdQuery?: string;
 }
 
+/** @internal What {@link EventStream.onEnd} calls: a function, or an object's `streamEnded()`. */
+export type EndListener = (() => void) | { streamEnded(): void };
+
+function callEndListener(fn: EndListener): void {
+  if (typeof fn === 'function') fn();
+  else fn.streamEnded();
+}
+
 const DEFAULT_HEARTBEAT = 15_000;
+/** The head of a stream when nothing was set before `sse()`: the same names, values and order as the setHeader() path. */
+const SSE_HEAD = Object.freeze([
+  'Content-Type',
+  'text/event-stream; charset=utf-8',
+  'Cache-Control',
+  'no-cache, no-transform',
+  'X-Accel-Buffering',
+  'no',
+]) as string[];
 const HEARTBEAT_FRAME = Buffer.from(formatComment(''));
 const GENERIC_ERROR = 'Internal Server Error';
 
@@ -79,7 +96,8 @@ export class EventStream {
   private controller: AbortController | undefined = undefined;
   private closedPromise: Promise<void> | undefined = undefined;
   private resolveClosed: (() => void) | undefined = undefined;
-  private endListeners: (() => void)[] | undefined = undefined;
+  /** One listener as it is (the usual: a channel's subscriber, or the request's end); an array from the second. */
+  private endListeners: EndListener | EndListener[] | undefined = undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Where `send()` may write pre-built chunks (see `chunked-socket.ts`), or `null`: through the response. */
   private socket: Socket | null = null;
@@ -107,15 +125,29 @@ export class EventStream {
     this.lastEventId = readLastEventId(r.headers['last-event-id'], options.lastEventIdQuery, r);
 
     const raw = response.raw;
-    raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    // Whatever the handler said about a body of its own no longer describes this one.
-    raw.removeHeader('Content-Length');
-    raw.removeHeader('Content-Encoding');
-    // Committed before our Cache-Control is set: a body encoder (compress()) decides here, and must
-    // see a `no-transform` the handler asked for, not the one below, which is meant for proxies.
-    response.commit();
-    raw.setHeader('Cache-Control', 'no-cache, no-transform');
-    raw.setHeader('X-Accel-Buffering', 'no');
+    if (
+      response.onCommit === undefined &&
+      response.bodyEncoder === undefined &&
+      raw instanceof ServerResponse &&
+      raw.getHeaderNames().length === 0
+    ) {
+      // Nothing set before, and nothing to run at commit: the head is ours alone, and goes to
+      // Node as one list, as node:http's own writeHead(status, headers) does. setHeader() would
+      // keep a header store per stream for its whole life (a dictionary-mode object and an array
+      // per header, ~370 bytes); the bytes on the wire are the same.
+      response.commit();
+      raw.writeHead(raw.statusCode, SSE_HEAD);
+    } else {
+      raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+      // Whatever the handler said about a body of its own no longer describes this one.
+      raw.removeHeader('Content-Length');
+      raw.removeHeader('Content-Encoding');
+      // Committed before our Cache-Control is set: a body encoder (compress()) decides here, and must
+      // see a `no-transform` the handler asked for, not the one below, which is meant for proxies.
+      response.commit();
+      raw.setHeader('Cache-Control', 'no-cache, no-transform');
+      raw.setHeader('X-Accel-Buffering', 'no');
+    }
     // No `Connection` header of ours: Node says keep-alive exactly when it may (HTTP/1.1, and neither
     // the client nor the server, stopping, asked to close), and setting one would override both.
     // Send the head now so the client's `open` fires before the first event.
@@ -208,21 +240,27 @@ export class EventStream {
   /**
    * @internal Runs `fn` once when the stream ends (at once if it has). A plain
    * callback, not a listener on `signal`, so a channel subscriber costs no
-   * AbortController.
+   * AbortController; an object is told by its `streamEnded()`, so it needs no closure either.
    */
-  onEnd(fn: () => void): void {
+  onEnd(fn: EndListener): void {
     if (this.ended) {
-      fn();
+      callEndListener(fn);
       return;
     }
-    this.endListeners ??= [];
-    this.endListeners.push(fn);
+    const list = this.endListeners;
+    if (list === undefined) this.endListeners = fn;
+    else if (Array.isArray(list)) list.push(fn);
+    else this.endListeners = [list, fn];
   }
 
   /** @internal Undoes {@link onEnd}. */
-  offEnd(fn: () => void): void {
+  offEnd(fn: EndListener): void {
     const list = this.endListeners;
-    if (list === undefined) return;
+    if (list === fn) {
+      this.endListeners = undefined;
+      return;
+    }
+    if (!Array.isArray(list)) return;
     const i = list.indexOf(fn);
     if (i !== -1) list.splice(i, 1);
   }
@@ -426,7 +464,9 @@ export class EventStream {
     this.resolveClosed?.();
     const listeners = this.endListeners;
     this.endListeners = undefined;
-    if (listeners !== undefined) for (const fn of listeners) fn();
+    if (listeners === undefined) return;
+    if (!Array.isArray(listeners)) callEndListener(listeners);
+    else for (const fn of listeners) callEndListener(fn);
   }
 }
 
