@@ -188,3 +188,46 @@ test('Last-Event-ID: read in any case; sent twice, the values joined as Node joi
   assert.equal(await ask('/id?since=4', 'Last-Event-ID: 5\r\n'), '5');
   assert.equal(await ask('/id', ''), undefined);
 });
+
+test('after sse(), the response headers still read as the head that was sent, however it was built', async (t) => {
+  const seen: Record<string, unknown>[] = [];
+  const srv = await startServer((s) => {
+    s.use(async (r) => {
+      await r.middleware.next();
+      const h = r.response.header;
+      seen.push({
+        path: r.path,
+        type: h.get('content-type'),
+        cache: h.get('Cache-Control'),
+        has: h.has('x-accel-buffering'),
+        missing: h.get('x-nope'),
+        all: h.toObject(),
+      });
+    });
+    s.get('/bare', (r) => {
+      r.response.sse({ heartbeat: 0 }).close();
+    });
+    s.get('/tagged', (r) => {
+      r.response.header.set('X-Tag', 'a');
+      r.response.sse({ heartbeat: 0 }).close();
+    });
+  });
+  t.after(() => srv.close());
+  for (const path of ['/bare', '/tagged'])
+    await rawExchange(srv.port, get(path), (x) => x.endsWith('0\r\n\r\n'));
+  const sseHead = {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    'x-accel-buffering': 'no',
+  };
+  const common = {
+    type: sseHead['content-type'],
+    cache: sseHead['cache-control'],
+    has: true,
+    missing: undefined,
+  };
+  assert.deepEqual(seen, [
+    { path: '/bare', ...common, all: sseHead },
+    { path: '/tagged', ...common, all: { 'x-tag': 'a', ...sseHead } },
+  ]);
+});

@@ -1,6 +1,13 @@
 import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
 
+/** @internal What the header view asks of its response. */
+export interface HeaderOwner {
+  isCommitted(): boolean;
+  /** The head given to Node as a list of names and values, which `getHeader()` cannot see, if any. */
+  writtenHead(): readonly string[] | undefined;
+}
+
 /**
  * The response headers, as GoFrame's `r.Response.Header()`. Reads always
  * work; a change after the response was committed throws
@@ -15,9 +22,9 @@ import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
  */
 export class ResponseHeader {
   /** @internal */ readonly raw: ServerResponse;
-  /** @internal */ readonly owner: { isCommitted(): boolean };
+  /** @internal */ readonly owner: HeaderOwner;
 
-  constructor(raw: ServerResponse, owner: { isCommitted(): boolean }) {
+  constructor(raw: ServerResponse, owner: HeaderOwner) {
     this.raw = raw;
     this.owner = owner;
   }
@@ -27,7 +34,7 @@ export class ResponseHeader {
    * joined with a newline instead, since a cookie's own `Expires` holds a comma.
    */
   get(name: string): string | undefined {
-    const v = this.raw.getHeader(name);
+    const v = this.raw.getHeader(name) ?? this.sent(name);
     if (v === undefined) return undefined;
     return Array.isArray(v) ? (name.toLowerCase() === 'set-cookie' ? v.join('\n') : v.join(', ')) : String(v);
   }
@@ -60,12 +67,26 @@ export class ResponseHeader {
 
   /** Tells whether a header is set. */
   has(name: string): boolean {
-    return this.raw.hasHeader(name);
+    return this.raw.hasHeader(name) || this.sent(name) !== undefined;
   }
 
   /** All headers, names in lower case. */
   toObject(): Record<string, string | number | string[] | undefined> {
-    return { ...this.raw.getHeaders() };
+    const head = this.owner.writtenHead();
+    if (head === undefined) return { ...this.raw.getHeaders() };
+    const all: Record<string, string> = {};
+    for (let i = 0; i < head.length; i += 2) all[(head[i] as string).toLowerCase()] = head[i + 1] as string;
+    return all;
+  }
+
+  /** A header of a head Node was given as a list, which it sends without keeping (see `writtenHead`). */
+  private sent(name: string): string | undefined {
+    const head = this.owner.writtenHead();
+    if (head === undefined) return undefined;
+    const lower = name.toLowerCase();
+    for (let i = 0; i < head.length; i += 2)
+      if ((head[i] as string).toLowerCase() === lower) return head[i + 1];
+    return undefined;
   }
 
   private guard(attempted: string): void {

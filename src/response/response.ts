@@ -2,7 +2,7 @@ import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
-import { EventStream, type EventStreamOptions } from '../sse/event-stream.ts';
+import { EventStream, type EventStreamOptions, SSE_HEAD } from '../sse/event-stream.ts';
 import { chunkedSocketOf, socketIsCaughtUp, writeChunkTo } from './chunked-socket.ts';
 import type { BodyEncoder } from './response-encoder.ts';
 import { type ServeFileOptions, serveFile, serveFileDownload } from './response-file.ts';
@@ -146,6 +146,16 @@ export class Response {
    */
   isCommitted(): boolean {
     return this.committed || this.raw.headersSent;
+  }
+
+  /**
+   * @internal The head `sse()` gave Node as one list when nothing was set before it: Node sends
+   * such a head without keeping it, so `header.get()` reads it here (a middleware after `next()`
+   * still sees `Content-Type: text/event-stream`).
+   */
+  writtenHead(): readonly string[] | undefined {
+    if (this.eventStream === undefined || this.raw.getHeaderNames().length !== 0) return undefined;
+    return SSE_HEAD;
   }
 
   /**

@@ -42,8 +42,11 @@ function callEndListener(fn: EndListener): void {
 }
 
 const DEFAULT_HEARTBEAT = 15_000;
-/** The head of a stream when nothing was set before `sse()`: the same names, values and order as the setHeader() path. */
-const SSE_HEAD = Object.freeze([
+/**
+ * @internal The head of a stream when nothing was set before `sse()`: the same names, values and
+ * order as the setHeader() path.
+ */
+export const SSE_HEAD = Object.freeze([
   'Content-Type',
   'text/event-stream; charset=utf-8',
   'Cache-Control',
