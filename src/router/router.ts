@@ -6,6 +6,9 @@ import type { Handler } from '../request/request-middleware.ts';
 import { GroupFallbacks } from './route-fallback.ts';
 import { joinPaths, METHODS, type Method, type ParsedPattern, parsePattern } from './route-pattern.ts';
 
+/** No params, no query: shared by every match without them. No prototype, as find-my-way's own. */
+const NONE: Record<string, never> = Object.freeze(Object.create(null));
+
 /** What the route table stores for one bound route. */
 export interface Route {
   readonly pattern: string;
@@ -235,8 +238,17 @@ export class Router {
       if (route.wildcardName !== undefined && route.wildcardName !== '*' && params['*'] !== undefined) {
         params[route.wildcardName] = params['*'];
       }
-      for (const k in params) if (params[k] === undefined) return { kind: 'bad-url' };
-      return { route, params, query: found.searchParams };
+      let named = false;
+      for (const k in params) {
+        if (params[k] === undefined) return { kind: 'bad-url' };
+        named = true;
+      }
+      // The request keeps both for its life, an idle stream's too: empty ones are shared, not kept.
+      return {
+        route,
+        params: named ? params : NONE,
+        query: url.indexOf('?') === -1 ? NONE : (found.searchParams as Record<string, unknown>),
+      };
     }
     const allow: string[] = [];
     for (const m of METHODS) {
