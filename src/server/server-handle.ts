@@ -264,7 +264,8 @@ function writeReturnValue(r: Request): void {
   else {
     const unsupported = unsupportedReturn(value);
     if (unsupported !== undefined) throw unsupported;
-    res.writeJson(value);
+    // Ended here rather than by the finish() that follows: the type then leaves with the head.
+    res.endJson(value);
   }
 }
 
