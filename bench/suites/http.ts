@@ -34,7 +34,7 @@ export interface HttpRun {
 }
 
 /** What either load generator reports, in autocannon's shape (latency in ms, duration in s). */
-interface LoadResult {
+export interface LoadResult {
   duration: number;
   errors: number;
   timeouts: number;
@@ -66,6 +66,9 @@ export function runHttp(o: Options, log: (line: string) => void): Promise<HttpRu
 export function runRoute(o: Options, log: (line: string) => void): Promise<HttpRun[]> {
   return runSuite(ROUTE, o, log);
 }
+
+/** Where each suite sends its load. */
+export const TARGET_PATHS = { http: HELLO.path, route: ROUTE.path } as const;
 
 async function runSuite(target: Target, o: Options, log: (line: string) => void): Promise<HttpRun[]> {
   const runs: HttpRun[] = [];
@@ -138,10 +141,24 @@ async function runOnce(
 }
 
 /**
+ * One load run against `url` (the realistic route's POST when `post`), in autocannon's shape:
+ * for a runner that keeps its servers up between runs (`bench/ab.ts`).
+ */
+export function loadOnce(
+  loadgen: 'wrk' | 'autocannon',
+  connections: number,
+  seconds: number,
+  url: string,
+  post: boolean,
+): Promise<LoadResult> {
+  return (loadgen === 'wrk' ? wrk : autocannon)(connections, seconds, url, post);
+}
+
+/**
  * Whether `wrk` can be run, installing Debian's package first when it is missing and this
  * process may (root, apt-get present; never in smoke mode, which must stay quick and offline).
  */
-function findWrk(smoke: boolean, log: (line: string) => void): boolean {
+export function findWrk(smoke: boolean, log: (line: string) => void): boolean {
   const has = (): boolean => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined;
   if (has()) return true;
   if (smoke || process.getuid?.() !== 0) return false;
