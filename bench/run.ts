@@ -6,7 +6,7 @@ import { parseArgs } from './lib/args.ts';
 import { killChildrenOnExit, REPO_ROOT } from './lib/children.ts';
 import { describeMachine } from './lib/machine.ts';
 import { failures, markdown, type Results } from './lib/report.ts';
-import { runHttp } from './suites/http.ts';
+import { runHttp, runRoute } from './suites/http.ts';
 import { runSse } from './suites/sse.ts';
 import { runStream } from './suites/stream.ts';
 
@@ -33,6 +33,7 @@ const results: Results = {
 
 if (options.only.includes('sse')) results.sse = await runSse(options, log);
 if (options.only.includes('http')) results.http = await runHttp(options, log);
+if (options.only.includes('route')) results.route = await runRoute(options, log);
 if (options.only.includes('stream')) results.stream = await runStream(options, log);
 
 const md = markdown(results);

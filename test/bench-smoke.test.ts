@@ -42,6 +42,13 @@ test('bench --smoke runs every suite, sluice included, and every event reaches e
     results.http.some((r: Row) => r.server === 'sluice' && r.status === 'ok'),
     'sluice ran in the HTTP suite',
   );
+  // The realistic route is checked against its spec on each server before it is loaded.
+  for (const name of ['sluice', 'hono', 'fastify']) {
+    assert.ok(
+      results.route.some((r: Row) => r.server === name && r.status === 'ok'),
+      `${name} served the realistic route`,
+    );
+  }
   assert.ok(
     results.stream.some((r: Row) => r.server === 'sluice' && r.status === 'ok'),
     'sluice ran in the stream suite',

@@ -1,7 +1,7 @@
 // Command-line options of `npm run bench`. Every figure is bounded: counts
 // and durations are clamped so a typo cannot start an unbounded run.
 
-export const SUITES = ['sse', 'http', 'stream'] as const;
+export const SUITES = ['sse', 'http', 'route', 'stream'] as const;
 export type Suite = (typeof SUITES)[number];
 
 export interface Options {
@@ -27,7 +27,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --reps R             interleaved repetitions (default 3)
   --rate R             events per second in the fixed-rate phase
                        (default 40000 / clients: 20/s at 2000 clients, 4/s at 10000)
-  --only LIST          suites: sse,http,stream (default all)
+  --only LIST          suites: sse,http,route,stream (default all); route is the realistic route
+                       (2 middlewares, a path parameter, a JSON POST) of sluice, hono and fastify
   --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify;
                        sluice-res-write (the Channel's socket shortcut off), sluice-returned and
                        sluice-validated (hello-JSON without and with schemas) only when named

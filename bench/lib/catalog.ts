@@ -9,6 +9,8 @@ export interface ServerEntry {
   sse: boolean;
   http: boolean;
   stream: boolean;
+  /** Serves the realistic route of `bench/servers/route-spec.ts` (the `route` suite). */
+  route?: boolean;
   /** Runs only when named in `--servers`: a variant for a question, not part of the comparison. */
   optIn?: boolean;
 }
@@ -25,7 +27,15 @@ export const SERVERS: readonly ServerEntry[] = [
     http: false,
     stream: false,
   },
-  { name: 'sluice', label: 'sluice', file: file('sluice'), sse: true, http: true, stream: true },
+  {
+    name: 'sluice',
+    label: 'sluice',
+    file: file('sluice'),
+    sse: true,
+    http: true,
+    stream: true,
+    route: true,
+  },
   {
     name: 'sluice-send',
     label: 'sluice es.send() per stream',
@@ -42,8 +52,16 @@ export const SERVERS: readonly ServerEntry[] = [
     http: false,
     stream: false,
   },
-  { name: 'hono', label: 'hono', file: file('hono'), sse: true, http: true, stream: false },
-  { name: 'fastify', label: 'fastify', file: file('fastify'), sse: true, http: true, stream: false },
+  { name: 'hono', label: 'hono', file: file('hono'), sse: true, http: true, stream: false, route: true },
+  {
+    name: 'fastify',
+    label: 'fastify',
+    file: file('fastify'),
+    sse: true,
+    http: true,
+    stream: false,
+    route: true,
+  },
   {
     name: 'sluice-returned',
     label: 'sluice, returned value (baseline of validated)',
@@ -76,6 +94,12 @@ export const SERVERS: readonly ServerEntry[] = [
 /** The reference every ratio is taken against. */
 export const BASELINE = 'raw-write';
 
-export function pick(kind: 'sse' | 'http' | 'stream', only: readonly string[] | undefined): ServerEntry[] {
-  return SERVERS.filter((s) => s[kind] && (only ? only.includes(s.name) : s.optIn !== true));
+/** The reference of issue #15's hello-JSON and realistic-route targets. */
+export const PEER = 'fastify';
+
+export function pick(
+  kind: 'sse' | 'http' | 'route' | 'stream',
+  only: readonly string[] | undefined,
+): ServerEntry[] {
+  return SERVERS.filter((s) => s[kind] === true && (only ? only.includes(s.name) : s.optIn !== true));
 }

@@ -7,7 +7,7 @@ import type { HttpRun } from '../suites/http.ts';
 import type { SseRun } from '../suites/sse.ts';
 import type { StreamRun } from '../suites/stream.ts';
 import type { Options } from './args.ts';
-import { BASELINE, SERVERS } from './catalog.ts';
+import { BASELINE, PEER, SERVERS } from './catalog.ts';
 import type { Machine } from './machine.ts';
 import { median } from './stats.ts';
 
@@ -25,6 +25,8 @@ export interface Results {
   machine: Machine;
   sse?: SseRun[];
   http?: HttpRun[];
+  /** The realistic route: the same figures as `http`, for `POST /api/users/:id`. */
+  route?: HttpRun[];
   stream?: StreamRun[];
 }
 
@@ -45,10 +47,11 @@ function ratio<T extends Run>(
   runs: readonly T[],
   server: string,
   metric: (r: T) => number | undefined,
+  baseline = BASELINE,
 ): number {
   const ratios: number[] = [];
   for (const r of ok(runs, server)) {
-    const base = runs.find((b) => b.server === BASELINE && b.rep === r.rep && b.status === 'ok');
+    const base = runs.find((b) => b.server === baseline && b.rep === r.rep && b.status === 'ok');
     const a = metric(r);
     const b = base && metric(base);
     if (a !== undefined && b) ratios.push(a / b);
@@ -95,19 +98,28 @@ export function sseTable(runs: readonly SseRun[], o: Options): string {
   return `${head}\n${rows.join('\n')}`;
 }
 
+/**
+ * Hello JSON or the realistic route: req/s and server CPU per request, each as a ratio to
+ * node:http (where it ran: the realistic route has no node:http server) and to Fastify, the
+ * peer of issue #15's targets.
+ */
 export function httpTable(runs: readonly HttpRun[]): string {
+  const bases = [BASELINE, PEER].filter((b) => ok(runs, b).length > 0);
   const head =
-    '| server | req/s | x node:http | server CPU us / req | x node:http (CPU) | p50 / p99 ms | errors |\n' +
-    '|---|---:|---:|---:|---:|---:|---:|';
+    `| server | req/s | ${bases.map((b) => `x ${label(b)}`).join(' | ')} | server CPU us / req | ` +
+    `${bases.map((b) => `x ${label(b)} (CPU)`).join(' | ')} | p50 / p99 ms | errors |\n` +
+    `|---|---:|${'---:|'.repeat(bases.length)}---:|${'---:|'.repeat(bases.length)}---:|---:|`;
   const rows = servers(runs).map((s) => {
-    const skipped = notRun(runs, s, 5);
+    const skipped = notRun(runs, s, 3 + 2 * bases.length);
     if (skipped) return skipped;
+    const reqs = bases.map((b) => x(ratio(runs, s, (r) => r.reqPerSec, b))).join(' | ');
+    const cpus = bases.map((b) => x(ratio(runs, s, (r) => r.cpuUsPerReq, b))).join(' | ');
     return (
-      `| ${label(s)} | ${fmt(medianOf(runs, s, (r) => r.reqPerSec))} | ${x(ratio(runs, s, (r) => r.reqPerSec))} ` +
+      `| ${label(s)} | ${fmt(medianOf(runs, s, (r) => r.reqPerSec))} | ${reqs} ` +
       `| ${fmt(
         medianOf(runs, s, (r) => r.cpuUsPerReq),
         1,
-      )} | ${x(ratio(runs, s, (r) => r.cpuUsPerReq))} ` +
+      )} | ${cpus} ` +
       `| ${fmt(medianOf(runs, s, (r) => r.p50Ms))} / ${fmt(medianOf(runs, s, (r) => r.p99Ms))} ` +
       `| ${runs.filter((r) => r.server === s).reduce((n, r) => n + (r.errors ?? 0), 0)} |`
     );
@@ -171,6 +183,14 @@ export function markdown(r: Results): string {
       httpTable(r.http),
     );
   }
+  if (r.route) {
+    parts.push(
+      '',
+      `## Realistic route (POST /api/users/:id, JSON body, 2 middlewares): ${r.route.find((run) => run.loadgen !== undefined)?.loadgen ?? 'autocannon'}, ${o.httpConnections} connections, ${Math.max(1, Math.round(o.seconds))} s after 1 s warm-up`,
+      '',
+      httpTable(r.route),
+    );
+  }
   if (r.stream) {
     parts.push(
       '',
@@ -222,6 +242,7 @@ export function failures(r: Results): string[] {
   }
   for (const [suite, runs] of [
     ['http', r.http ?? []],
+    ['route', r.route ?? []],
     ['stream', r.stream ?? []],
   ] as const) {
     for (const run of runs)

@@ -1,6 +1,22 @@
 // sluice: the same routes as the other servers, on the public API.
-import { Channel, server, silentLogger } from '../../src/index.ts';
+import { Channel, HttpError, type Request, server, silentLogger } from '../../src/index.ts';
 import { runBenchServer } from './harness.ts';
+import { ROUTE_AUTH, requestIdOf } from './route-spec.ts';
+
+// The realistic route's middlewares (see route-spec.ts), as a sluice user writes them.
+async function requestId(r: Request): Promise<void> {
+  r.response.header.set('X-Request-Id', requestIdOf(r.headers['x-request-id']));
+  await r.middleware.next();
+}
+
+async function bearerAuth(r: Request): Promise<void> {
+  if (r.headers.authorization !== ROUTE_AUTH) {
+    r.response.status = 401;
+    r.response.writeJson({ error: 'unauthorized' });
+    return;
+  }
+  await r.middleware.next();
+}
 
 await runBenchServer(async () => {
   const s = server('bench');
@@ -8,6 +24,14 @@ await runBenchServer(async () => {
 
   s.bindHandler('GET:/hello', (r) => {
     r.response.writeJson({ hello: 'world' });
+  });
+  s.group('/api', (g) => {
+    g.middleware(requestId, bearerAuth);
+    g.post('/users/{id}', (r) => {
+      const name = r.getBody<{ name?: unknown } | undefined>()?.name;
+      if (typeof name !== 'string') throw new HttpError(400, 'name must be a string', { expose: true });
+      return { id: r.params.id, name, requestId: r.response.header.get('X-Request-Id') };
+    });
   });
   // The seed page's loop: write, flush, repeat; flush carries the backpressure.
   s.bindHandler('GET:/stream', async (r) => {

@@ -1,4 +1,4 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
@@ -11,6 +11,8 @@ import { ResponseHeader } from './response-header.ts';
 import { carriesBody, DrainWait, FALSE, TRUE, writeChunk } from './response-writer.ts';
 
 const EMPTY = Buffer.alloc(0);
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * Why a response ended, as the access log reports it: `complete` (the handler
@@ -216,9 +218,25 @@ export class Response {
   writeJson(value: unknown): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writeJson()');
     if (!this.isCommitted() && !this.raw.hasHeader('content-type')) {
-      this.raw.setHeader('Content-Type', 'application/json; charset=utf-8');
+      this.raw.setHeader('Content-Type', JSON_TYPE);
     }
     this.chunks.push(JSON.stringify(value) ?? 'null');
+  }
+
+  /**
+   * @internal Ends the response with a value a handler returned, as JSON: what `writeJson` and
+   * then `finish()` would send, called where the one follows the other with nothing in between
+   * that could read the headers. So the type can go out with the head (see `endWith`) instead
+   * of being set first. With a body encoder it takes the `writeJson` way: `finish()` encodes.
+   * Only for a response with nothing buffered.
+   */
+  endJson(value: unknown): void {
+    if (this.bodyEncoder !== undefined) {
+      this.writeJson(value);
+      return;
+    }
+    if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writeJson()');
+    this.endWith(JSON.stringify(value) ?? 'null', undefined, JSON_TYPE);
   }
 
   /** Replaces whatever is buffered with these values. */
@@ -537,32 +555,51 @@ export class Response {
 
   /**
    * Sends `body` as the rest of the response, with the headers of a buffered one when it was not
-   * committed; `counted` is its size before any encoding.
+   * committed; `counted` is its size before any encoding, `type` its type unless one was set.
    */
-  private endWith(body: string | Buffer, counted?: number): void {
+  private endWith(body: string | Buffer, counted?: number, type?: string): void {
     const raw = this.raw;
     // Checked again: the client may have left while an encoder worked on the body.
     if (raw.writableEnded || raw.destroyed) return;
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    if (!this.isCommitted()) {
-      const code = raw.statusCode;
-      if (code !== 204 && code !== 304 && code >= 200) {
-        if (size > 0 && !raw.hasHeader('content-type')) {
-          raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
-        }
-        if (!raw.hasHeader('content-length')) raw.setHeader('Content-Length', size);
-      }
-    }
+    if (!this.isCommitted()) this.sendHead(size, type);
     if (carriesBody(raw)) this.written += counted ?? size;
     if (size > 0) raw.end(body);
     else raw.end();
+  }
+
+  /**
+   * The head of a buffered body: the headers that were set, then its type (`type`, else text
+   * for a body without one) and its length. When neither was set, the two go to Node in one
+   * `writeHead` (as Fastify sends its head): with nothing set before, Node then skips the
+   * header map it builds on `setHeader` (a validation, a lower-cased name and an entry each,
+   * read back once when the head is rendered); headers set before are kept, first, as they
+   * were. Nothing runs between this and `end()`, so nothing else could read the two; the
+   * bytes are the same either way. HTTP/2 sets them: its `writeHead` sends HEADERS at once,
+   * which would split an empty body's END_STREAM into a frame of its own.
+   */
+  private sendHead(size: number, type: string | undefined): void {
+    const raw = this.raw;
+    const code = raw.statusCode;
+    const hasBody = code !== 204 && code !== 304 && code >= 200;
+    const typed = raw.hasHeader('content-type');
+    const sized = !hasBody || raw.hasHeader('content-length');
+    let contentType: string | undefined;
+    if (!typed) contentType = type ?? (hasBody && size > 0 ? TEXT : undefined);
+    if (typed || sized || !(raw instanceof ServerResponse)) {
+      if (contentType !== undefined) raw.setHeader('Content-Type', contentType);
+      if (!sized) raw.setHeader('Content-Length', size);
+      return;
+    }
+    if (contentType === undefined) raw.writeHead(code, { 'Content-Length': size });
+    else raw.writeHead(code, { 'Content-Type': contentType, 'Content-Length': size });
   }
 
   /** The type a buffered body without one is sent as, set early so an encoder can judge it. */
   private defaultType(body: string | Buffer): void {
     const raw = this.raw;
     if (body.length > 0 && carriesBody(raw) && !raw.hasHeader('content-type')) {
-      raw.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      raw.setHeader('Content-Type', TEXT);
     }
   }
 

@@ -159,31 +159,23 @@ function handlerFailed(ctx: Server, r: Request, e: unknown): void {
  */
 async function runOnlyAsync(ctx: Server, r: Request, out: unknown): Promise<void> {
   try {
-    const mw = r.middleware;
-    try {
-      try {
-        const result = isThenable(out) ? await out : out;
-        r.handlerResult = result;
-        if (typeof result === 'object' && result !== null && !isPlainData(result))
-          await pipeReturned(r, result);
-      } finally {
-        mw.leaveOnly();
-      }
-      if (r.response.filePending !== undefined) await r.response.filePending;
-      writeReturnValue(r);
-    } catch (e) {
-      if (!isExitSignal(e)) reportError(r, e);
-    }
-    endRequest(ctx, r);
+    const result = isThenable(out) ? await out : out;
+    r.handlerResult = result;
+    if (typeof result === 'object' && result !== null && !isPlainData(result)) await pipeReturned(r, result);
   } catch (e) {
-    failedToEnd(ctx, r, e);
+    handlerFailed(ctx, r, e);
+    return;
   }
+  r.middleware.leaveOnly();
+  void finishAfterFile(ctx, r);
 }
 
+/** The end of a handler's run once it left: a file it is serving, its returned value, the end. */
 async function finishAfterFile(ctx: Server, r: Request): Promise<void> {
   try {
     try {
-      await r.response.filePending;
+      // Awaited only when there is one: an `await` of nothing would still cost a microtask turn.
+      if (r.response.filePending !== undefined) await r.response.filePending;
       writeReturnValue(r);
     } catch (e) {
       if (!isExitSignal(e)) reportError(r, e);
@@ -264,7 +256,8 @@ function writeReturnValue(r: Request): void {
   else {
     const unsupported = unsupportedReturn(value);
     if (unsupported !== undefined) throw unsupported;
-    res.writeJson(value);
+    // Ended here rather than by the finish() that follows: the type then leaves with the head.
+    res.endJson(value);
   }
 }
 
