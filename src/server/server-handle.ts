@@ -98,11 +98,10 @@ async function run(ctx: Server, r: Request): Promise<void> {
  * frames. Same order and outcome as `run()` with `Middleware.step()`.
  */
 function runOnly(ctx: Server, r: Request): void {
-  const mw = r.middleware;
   let out: unknown;
-  mw.enterOnly();
+  r.enterOnly();
   try {
-    out = (mw.chain[0] as Handler)(r);
+    out = (r.chain[0] as Handler)(r);
   } catch (e) {
     handlerFailed(ctx, r, e);
     return;
@@ -125,7 +124,7 @@ function handlerReturned(ctx: Server, r: Request, out: unknown): void {
     return;
   }
   try {
-    r.middleware.leaveOnly();
+    r.leaveOnly();
     r.handlerResult = out;
     if (r.response.filePending !== undefined) {
       void finishAfterFile(ctx, r);
@@ -145,7 +144,7 @@ function handlerReturned(ctx: Server, r: Request, out: unknown): void {
 /** The rest of `runOnly` once the handler threw (or its promise rejected). Never throws. */
 function handlerFailed(ctx: Server, r: Request, e: unknown): void {
   try {
-    r.middleware.leaveOnly();
+    r.leaveOnly();
     if (!isExitSignal(e)) reportError(r, e);
     endRequest(ctx, r);
   } catch (e2) {
@@ -166,7 +165,7 @@ async function runOnlyAsync(ctx: Server, r: Request, out: unknown): Promise<void
     handlerFailed(ctx, r, e);
     return;
   }
-  r.middleware.leaveOnly();
+  r.leaveOnly();
   void finishAfterFile(ctx, r);
 }
 
