@@ -110,33 +110,67 @@ export function socketIsCaughtUp(raw: ServerResponse, socket: Socket): boolean {
  * @internal Writes `body` (`length` bytes) to `socket` as the one HTTP/1.1 chunk `res.write(body)`
  * would send, and returns what `socket.write` said (false: wait for the socket's `drain`). Only
  * after {@link chunkedSocketOf} and {@link socketIsCaughtUp} said yes, and never with an empty
- * body, which is the chunk that ends the response. The socket is corked until the tick ends, as
- * `res.write` corks it, so a loop of writes costs one syscall instead of one each.
+ * body, which is the chunk that ends the response. Corked as {@link writeBuiltChunkTo} says.
  */
 export function writeChunkTo(socket: Socket, body: string | Buffer, length: number): boolean {
-  corkForTick(socket);
+  corkIfRepeated(socket);
   // A string goes to the socket as it is: the stream copies it into the write request once,
   // where a Buffer would cost an allocation and a copy more.
   if (typeof body === 'string') return socket.write(`${length.toString(16)}${CRLF}${body}${CRLF}`);
-  // Bytes are not copied to frame them: the corked socket sends the three parts in one writev.
+  // Bytes are not copied to frame them: a corked socket sends the three parts in one writev.
+  if (socket.writableCorked !== 0) return writeFramed(socket, body, length);
+  socket.cork();
+  const ok = writeFramed(socket, body, length);
+  socket.uncork();
+  return ok;
+}
+
+function writeFramed(socket: Socket, body: Buffer, length: number): boolean {
   socket.write(`${length.toString(16)}${CRLF}`, 'latin1');
   socket.write(body);
   return socket.write(CRLF, 'latin1');
 }
 
-// Sockets corked by writeChunkTo in this tick, uncorked when it ends.
-const corkedSockets: Socket[] = [];
-
-function corkForTick(socket: Socket): void {
-  // Already corked: by this module earlier in the tick, or by res.write or es.send, whose own
-  // uncork comes when the tick ends too; or by the application, whose uncork sends these bytes
-  // in order with its own, as it would with res.write.
-  if (socket.writableCorked !== 0) return;
-  socket.cork();
-  if (corkedSockets.push(socket) === 1) process.nextTick(uncorkSockets);
+/**
+ * @internal Writes a chunk built by {@link chunkOf} to `socket`, under the same conditions as
+ * {@link writeChunkTo}, and returns what `socket.write` said. The first shortcut write of a tick
+ * to a socket goes out at once: a lone event or flush should not wait. A socket written again in
+ * the same tick is corked until the tick ends, so a loop of writes costs one syscall, as
+ * `res.write`'s own cork gives.
+ */
+export function writeBuiltChunkTo(socket: Socket, chunk: Buffer): boolean {
+  corkIfRepeated(socket);
+  return socket.write(chunk);
 }
 
-function uncorkSockets(): void {
+// The tick-cork of every shortcut write (es.send() and flush()). Which sockets were written in
+// this tick is kept neither per socket nor per stream (that would be a field on every idle
+// connection): the socket last written is corked as soon as a write goes to another one, so a
+// second write to any socket in the tick finds it corked, whatever the order of the writes.
+// The price is a cork and an uncork, no syscall, for a socket that is not written again.
+let lastSocket: Socket | null = null;
+const corkedSockets: Socket[] = [];
+
+function corkIfRepeated(socket: Socket): void {
+  const last = lastSocket;
+  if (last === socket) {
+    // Already corked: by us, or by res.write, whose own uncork comes when the tick ends too; or
+    // by the application, whose uncork sends these bytes in order with its own.
+    if (socket.writableCorked === 0) corkForTick(socket);
+    return;
+  }
+  if (last === null) process.nextTick(endTick);
+  else if (last.writableCorked === 0) corkForTick(last);
+  lastSocket = socket;
+}
+
+function corkForTick(socket: Socket): void {
+  socket.cork();
+  corkedSockets.push(socket);
+}
+
+function endTick(): void {
+  lastSocket = null;
   for (const socket of corkedSockets) socket.uncork();
   corkedSockets.length = 0;
 }
