@@ -219,7 +219,9 @@ test('sends in one tick leave together: the socket is corked from the second unt
 test('sends to several sockets in one tick, interleaved: each socket is corked from its own second send', async () => {
   const names = ['left', 'right'];
   const conns = await Promise.all(
-    names.map((name) => rawRequest(ts.port, `GET /fanout?name=${name} HTTP/1.1\r\nHost: x\r\n\r\n`)),
+    names.map((name) =>
+      rawRequest(ts.port, `GET /fanout?name=${name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    ),
   );
   await waitFor(() => names.every((name) => streams.has(name)), 'both streams');
   const [left, right] = names.map((name) => streams.get(name) as EventStream) as [EventStream, EventStream];
