@@ -216,6 +216,37 @@ test('sends in one tick leave together: the socket is corked from the second unt
   assert.equal(corking[3], 0, 'still corked after the tick');
 });
 
+test('sends to several sockets in one tick, interleaved: each socket is corked from its own second send', async () => {
+  const names = ['left', 'right'];
+  const conns = await Promise.all(
+    names.map((name) =>
+      rawRequest(ts.port, `GET /fanout?name=${name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    ),
+  );
+  await waitFor(() => names.every((name) => streams.has(name)), 'both streams');
+  const [left, right] = names.map((name) => streams.get(name) as EventStream) as [EventStream, EventStream];
+  const corkedOf = (es: EventStream): number => (es.response.raw.socket as Socket).writableCorked;
+  // One tick: left, right, left, right. What each socket's cork count is right after each send.
+  void left.send({ data: 'l1' });
+  const afterL1 = corkedOf(left);
+  void right.send({ data: 'r1' });
+  const afterR1 = corkedOf(right);
+  void left.send({ data: 'l2' });
+  const afterL2 = corkedOf(left);
+  void right.send({ data: 'r2' });
+  const afterR2 = corkedOf(right);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual([afterL1, afterR1], [0, 0], 'the first send to each socket waits for nothing');
+  assert.ok(afterL2 > 0 && afterR2 > 0, `second sends not corked: ${afterL2}, ${afterR2}`);
+  assert.deepEqual([corkedOf(left), corkedOf(right)], [0, 0], 'still corked after the tick');
+  left.close();
+  right.close();
+  await Promise.all(conns.map((c) => c.closed));
+  const bodyOf = (text: string): string => text.slice(text.indexOf('\r\n\r\n') + 4);
+  assert.equal(bodyOf(conns[0]!.text()), `${chunk('data: l1\n\n')}${chunk('data: l2\n\n')}0\r\n\r\n`);
+  assert.equal(bodyOf(conns[1]!.text()), `${chunk('data: r1\n\n')}${chunk('data: r2\n\n')}0\r\n\r\n`);
+});
+
 test('a send after the response was ended elsewhere writes nothing into the next response', async () => {
   const conn = await rawRequest(ts.port, 'GET /ended-behind HTTP/1.1\r\nHost: x\r\n\r\n');
   await waitFor(() => conn.text().endsWith('0\r\n\r\n') && lateSend !== undefined, 'the first response');

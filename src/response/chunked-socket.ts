@@ -29,7 +29,9 @@
  * serves an earlier response. A frame written to the socket meanwhile would
  * overtake them. So the socket is used only when the response holds nothing
  * (`res.writableLength` is the socket's own), which keeps call order on the
- * wire whatever the response buffers, and where.
+ * wire whatever the response buffers, and where. The one exception is
+ * `flush()`'s own parked chunks ({@link writeChunkTo}), which it may add to:
+ * they wait where Node's own writes would find and send them first.
  */
 import { type OutgoingHttpHeader, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -67,6 +69,15 @@ interface ResponseInternals {
   chunkedEncoding?: unknown;
   _headerSent?: unknown;
   outputData?: unknown;
+  outputSize?: unknown;
+  _onPendingData?: unknown;
+  _flushOutput?: unknown;
+}
+/** An entry of `outputData`, as Node's `_writeRaw` pushes them and `_flushOutput` writes them. */
+interface OutputEntry {
+  data: string | null;
+  encoding: BufferEncoding;
+  callback: () => void;
 }
 interface SocketInternals {
   _httpMessage?: unknown;
@@ -107,36 +118,151 @@ export function socketIsCaughtUp(raw: ServerResponse, socket: Socket): boolean {
 }
 
 /**
- * @internal Writes `body` (`length` bytes) to `socket` as the one HTTP/1.1 chunk `res.write(body)`
- * would send, and returns what `socket.write` said (false: wait for the socket's `drain`). Only
- * after {@link chunkedSocketOf} and {@link socketIsCaughtUp} said yes, and never with an empty
- * body, which is the chunk that ends the response. The socket is corked until the tick ends, as
- * `res.write` corks it, so a loop of writes costs one syscall instead of one each.
+ * @internal {@link socketIsCaughtUp} for `flush()`, which may also add to the chunks it parked in
+ * this tick (see {@link writeChunkTo}): true when the response holds nothing but those.
  */
-export function writeChunkTo(socket: Socket, body: string | Buffer, length: number): boolean {
-  corkForTick(socket);
+export function socketTakesFlush(raw: ServerResponse, socket: Socket): boolean {
+  const internals = raw as unknown as ResponseInternals;
+  if (internals._headerSent !== true) return false;
+  const held = raw.writableLength - socket.writableLength;
+  if (held === 0) return true;
+  const out = internals.outputData as OutputEntry[];
+  return out.length === 1 && out[0]!.callback === parked && held === internals.outputSize;
+}
+
+/**
+ * @internal Writes `body` (`length` bytes) to `socket` as the one HTTP/1.1 chunk `res.write(body)`
+ * would send, and returns whether more may be written now (false: wait for the socket's
+ * `drain`). Only after {@link chunkedSocketOf} and {@link socketTakesFlush} said yes, and never
+ * with an empty body, which is the chunk that ends the response.
+ *
+ * The first flush of a tick goes to the socket at once. A string flushed again to the same
+ * socket in the tick is parked: its chunk is added to one string that goes to the socket as one
+ * write when the tick ends, where a socket write per flush costs a write request each and a
+ * writev of as many pieces (Node 24's `res.write` joins a tick's writes for the same reason). The
+ * parked chunks are kept where Node keeps what a response could not write yet, its
+ * `outputData`, so every other write to the response (`res.write`, `res.end`, through sluice or
+ * not) sends them first, in call order, and `writableLength` still counts them. Bytes go to the
+ * socket as they are (corked from their second write in a tick, as {@link writeBuiltChunkTo}).
+ */
+export function writeChunkTo(
+  raw: ServerResponse,
+  socket: Socket,
+  body: string | Buffer,
+  length: number,
+): boolean {
+  const internals = raw as unknown as ResponseInternals;
+  const out = internals.outputData as OutputEntry[];
+  if (out.length !== 0) {
+    // Only the chunks this module parked (socketTakesFlush said so).
+    if (typeof body === 'string') return addParked(raw, socket, out[0]!, frameText(body, length));
+    (internals._flushOutput as (s: Socket) => boolean).call(raw, socket);
+  } else if (typeof body === 'string' && socket === lastSocket && canPark(internals)) {
+    return park(raw, socket, out, frameText(body, length));
+  }
+  corkIfRepeated(socket);
   // A string goes to the socket as it is: the stream copies it into the write request once,
   // where a Buffer would cost an allocation and a copy more.
-  if (typeof body === 'string') return socket.write(`${length.toString(16)}${CRLF}${body}${CRLF}`);
-  // Bytes are not copied to frame them: the corked socket sends the three parts in one writev.
+  if (typeof body === 'string') return socket.write(frameText(body, length));
+  // Bytes are not copied to frame them: a corked socket sends the three parts in one writev.
+  if (socket.writableCorked !== 0) return writeFramed(socket, body, length);
+  socket.cork();
+  const ok = writeFramed(socket, body, length);
+  socket.uncork();
+  return ok;
+}
+
+function frameText(body: string, length: number): string {
+  return `${length.toString(16)}${CRLF}${body}${CRLF}`;
+}
+
+// Marks the outputData entry that holds this tick's parked chunks; Node calls it once they are written.
+function parked(): void {}
+
+/** Parking needs Node's `outputData` bookkeeping as the versions this was written for have it. */
+function canPark(internals: ResponseInternals): boolean {
+  return typeof internals.outputSize === 'number' && typeof internals._onPendingData === 'function';
+}
+
+// Responses with chunks parked in this tick, sent when it ends if nothing sent them before.
+const parkedIn: ServerResponse[] = [];
+
+function park(raw: ServerResponse, socket: Socket, out: OutputEntry[], text: string): boolean {
+  out.push({ data: '', encoding: 'utf8', callback: parked });
+  if (parkedIn.push(raw) === 1) process.nextTick(sendParked);
+  return addParked(raw, socket, out[0]!, text);
+}
+
+function addParked(raw: ServerResponse, socket: Socket, entry: OutputEntry, text: string): boolean {
+  entry.data += text;
+  const internals = raw as unknown as ResponseInternals;
+  (internals.outputSize as number) += text.length;
+  // Node's own count of what a connection holds (it pauses reading pipelined requests on it);
+  // _flushOutput takes it back.
+  (internals._onPendingData as (delta: number) => void).call(raw, text.length);
+  if ((internals.outputSize as number) + socket.writableLength < socket.writableHighWaterMark) return true;
+  // A full socket's worth: out now, so the producer learns of backpressure as res.write tells it.
+  return (internals._flushOutput as (s: Socket) => boolean).call(raw, socket);
+}
+
+function sendParked(): void {
+  for (const raw of parkedIn) {
+    const socket = raw.socket;
+    const out = (raw as unknown as ResponseInternals).outputData as OutputEntry[];
+    // Sent already when another write came first; dropped with the response when the client left.
+    if (out.length === 0 || socket === null || socket.destroyed) continue;
+    if ((socket as unknown as SocketInternals)._httpMessage !== raw) continue;
+    ((raw as unknown as ResponseInternals)._flushOutput as (s: Socket) => boolean).call(raw, socket);
+  }
+  parkedIn.length = 0;
+}
+
+function writeFramed(socket: Socket, body: Buffer, length: number): boolean {
   socket.write(`${length.toString(16)}${CRLF}`, 'latin1');
   socket.write(body);
   return socket.write(CRLF, 'latin1');
 }
 
-// Sockets corked by writeChunkTo in this tick, uncorked when it ends.
-const corkedSockets: Socket[] = [];
-
-function corkForTick(socket: Socket): void {
-  // Already corked: by this module earlier in the tick, or by res.write or es.send, whose own
-  // uncork comes when the tick ends too; or by the application, whose uncork sends these bytes
-  // in order with its own, as it would with res.write.
-  if (socket.writableCorked !== 0) return;
-  socket.cork();
-  if (corkedSockets.push(socket) === 1) process.nextTick(uncorkSockets);
+/**
+ * @internal Writes a chunk built by {@link chunkOf} to `socket`, under the same conditions as
+ * {@link writeChunkTo}, and returns what `socket.write` said. The first shortcut write of a tick
+ * to a socket goes out at once: a lone event or flush should not wait. A socket written again in
+ * the same tick is corked until the tick ends, so a loop of writes costs one syscall, as
+ * `res.write`'s own cork gives.
+ */
+export function writeBuiltChunkTo(socket: Socket, chunk: Buffer): boolean {
+  corkIfRepeated(socket);
+  return socket.write(chunk);
 }
 
-function uncorkSockets(): void {
+// The tick-cork of every shortcut write (es.send() and flush()). Which sockets were written in
+// this tick is kept neither per socket nor per stream (that would be a field on every idle
+// connection): the socket last written is corked as soon as a write goes to another one, so a
+// second write to any socket in the tick finds it corked, whatever the order of the writes.
+// The price is a cork and an uncork, no syscall, for a socket that is not written again.
+let lastSocket: Socket | null = null;
+const corkedSockets: Socket[] = [];
+
+function corkIfRepeated(socket: Socket): void {
+  const last = lastSocket;
+  if (last === socket) {
+    // Already corked: by us, or by res.write, whose own uncork comes when the tick ends too; or
+    // by the application, whose uncork sends these bytes in order with its own.
+    if (socket.writableCorked === 0) corkForTick(socket);
+    return;
+  }
+  if (last === null) process.nextTick(endTick);
+  else if (last.writableCorked === 0) corkForTick(last);
+  lastSocket = socket;
+}
+
+function corkForTick(socket: Socket): void {
+  socket.cork();
+  corkedSockets.push(socket);
+}
+
+function endTick(): void {
+  lastSocket = null;
   for (const socket of corkedSockets) socket.uncork();
   corkedSockets.length = 0;
 }

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { EventStream, type EventStreamOptions, SSE_HEAD } from '../sse/event-stream.ts';
-import { chunkedSocketOf, socketIsCaughtUp, writeChunkTo } from './chunked-socket.ts';
+import { chunkedSocketOf, socketTakesFlush, writeChunkTo } from './chunked-socket.ts';
 import type { BodyEncoder } from './response-encoder.ts';
 import { type ServeFileOptions, serveFile, serveFileDownload } from './response-file.ts';
 import { formatWith, toText } from './response-format.ts';
@@ -351,12 +351,12 @@ export class Response {
       socket = this.flushSocket = carriesBody(raw) ? chunkedSocketOf(this) : null;
     }
     // The shortcut es.send() takes: one pre-built chunk straight to the socket, under the same guards.
-    if (socket != null && !raw.writableEnded && socket.writable && socketIsCaughtUp(raw, socket)) {
+    if (socket != null && !raw.writableEnded && socket.writable && socketTakesFlush(raw, socket)) {
       const body = this.takeChunks();
       const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
       if (length === 0) return this.stopped ? FALSE : TRUE;
       this.written += length;
-      if (writeChunkTo(socket, body, length)) return this.stopped ? FALSE : TRUE;
+      if (writeChunkTo(raw, socket, body, length)) return this.stopped ? FALSE : TRUE;
       return this.drained(socket);
     }
     const body = this.takeChunks();

@@ -1,7 +1,13 @@
 import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError, InvalidArgumentError } from '../errors.ts';
-import { type ChunkedFrame, chunkedSocketOf, chunkOf, socketIsCaughtUp } from '../response/chunked-socket.ts';
+import {
+  type ChunkedFrame,
+  chunkedSocketOf,
+  chunkOf,
+  socketIsCaughtUp,
+  writeBuiltChunkTo,
+} from '../response/chunked-socket.ts';
 import type { EndReason, Response } from '../response/response.ts';
 import { FALSE, TRUE, writeChunk } from '../response/response-writer.ts';
 import { encodeEvent, formatComment, formatEvent, formatFields, type SseEvent } from './encoder.ts';
@@ -104,11 +110,6 @@ export class EventStream {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Where `send()` may write pre-built chunks (see `chunked-socket.ts`), or `null`: through the response. */
   private socket: Socket | null = null;
-  /**
-   * `tick` when `send()` last wrote to the socket in it, `~tick` once it corked the socket for the
-   * rest of it. Starts at 2^30, which is neither for any tick.
-   */
-  private sendMark = 0x40000000;
   /** `response.written` when the heartbeat timer was last armed, to see writes that did not re-arm it. */
   private writtenAtBeat = 0;
 
@@ -312,21 +313,8 @@ export class EventStream {
     const response = this.response;
     response.written += framed.frame.length;
     this.writtenAtBeat = response.written;
-    // The first send of a tick goes out at once; from the second on, the socket is corked until the
-    // tick ends, so a loop of sends costs one syscall, as res.write's own cork gives.
-    const mark = this.sendMark;
-    if (mark === tick) {
-      socket.cork();
-      corked.push(socket);
-      this.sendMark = ~tick;
-    } else if (mark !== ~tick) {
-      this.sendMark = tick;
-      if (!tickEnding) {
-        tickEnding = true;
-        process.nextTick(endTick);
-      }
-    }
-    if (socket.write(framed.chunk)) return response.stopped ? FALSE : TRUE;
+    // Corked from its second write in a tick, as flush() is: see writeBuiltChunkTo.
+    if (writeBuiltChunkTo(socket, framed.chunk)) return response.stopped ? FALSE : TRUE;
     return response.drained(socket);
   }
 
@@ -471,20 +459,6 @@ export class EventStream {
     if (!Array.isArray(listeners)) callEndListener(listeners);
     else for (const fn of listeners) callEndListener(fn);
   }
-}
-
-// Ticks as send() sees them: a counter moved on by one nextTick per tick in which send() wrote to a
-// socket, and the sockets it corked in the tick, uncorked when it ends. Kept below 2^30 so that
-// `~tick` stays a distinct negative small integer.
-let tick = 0;
-let tickEnding = false;
-const corked: Socket[] = [];
-
-function endTick(): void {
-  tickEnding = false;
-  tick = (tick + 1) & 0x3fffffff;
-  for (const socket of corked) socket.uncork();
-  corked.length = 0;
 }
 
 // The last event object send() framed, the field values it held then, and the frame. The same
