@@ -1,13 +1,6 @@
 import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
 
-/** @internal What the header view asks of its response. */
-export interface HeaderOwner {
-  isCommitted(): boolean;
-  /** The head given to Node as a list of names and values, which `getHeader()` cannot see, if any. */
-  writtenHead(): readonly string[] | undefined;
-}
-
 /**
  * The response headers, as GoFrame's `r.Response.Header()`. Reads always
  * work; a change after the response was committed throws
@@ -22,9 +15,16 @@ export interface HeaderOwner {
  */
 export class ResponseHeader {
   /** @internal */ readonly raw: ServerResponse;
-  /** @internal */ readonly owner: HeaderOwner;
+  /**
+   * @internal What the view asks of its response; `writtenHead()` is a head given to Node as a
+   * list of names and values, which `getHeader()` cannot see.
+   */
+  readonly owner: { isCommitted(): boolean; writtenHead(): readonly string[] | undefined };
 
-  constructor(raw: ServerResponse, owner: HeaderOwner) {
+  constructor(
+    raw: ServerResponse,
+    owner: { isCommitted(): boolean; writtenHead(): readonly string[] | undefined },
+  ) {
     this.raw = raw;
     this.owner = owner;
   }
