@@ -80,7 +80,15 @@ class Clients {
           new Promise<void>((resolve, reject) => {
             const req = get({ host: '127.0.0.1', port, path: '/sse', agent: false }, (res) => {
               res.setEncoding('utf8');
-              res.on('data', (text: string) => this.take(text));
+              // A socket read may end inside an event (a burst fills a read); only whole events
+              // are counted, the rest waits for the next read.
+              let carry = '';
+              res.on('data', (text: string) => {
+                const all = carry + text;
+                const end = all.lastIndexOf('\n\n');
+                carry = end === -1 ? all : all.slice(end + 2);
+                if (end !== -1) this.take(all.slice(0, end));
+              });
               resolve();
             });
             req.on('error', reject);
@@ -90,7 +98,7 @@ class Clients {
     );
   }
 
-  /** Frames are small: each `"t":` in a chunk is one event (a chunk never splits one here in practice). */
+  /** Each `"t":` in whole events is one event. */
   private take(text: string): void {
     const at = now();
     for (let i = text.indexOf('"t":'); i !== -1; i = text.indexOf('"t":', i + 4)) {
