@@ -34,7 +34,10 @@ const NO_FILES: UploadedFile[] = Object.freeze([]) as unknown as UploadedFile[];
  */
 export class Request {
   /** The HTTP method, upper case. */
-  readonly method: string;
+  get method(): string {
+    // Read from the request rather than kept: one field less on every request, an idle stream's too.
+    return this.raw.method ?? 'GET';
+  }
   /**
    * The request target in origin form: path and query (`/user/7?tab=1`). A target in absolute
    * form (`GET http://host/user/7`, as sent to proxies) is reduced to its path and query here,
@@ -88,7 +91,6 @@ export class Request {
   ) {
     this.server = server;
     this.raw = raw;
-    this.method = raw.method ?? 'GET';
     this.url = url;
     this.path = pathOf(url);
     this.response = new Response(this, res);

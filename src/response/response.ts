@@ -11,6 +11,12 @@ import { ResponseHeader } from './response-header.ts';
 import { carriesBody, DrainWait, FALSE, TRUE, writeChunk } from './response-writer.ts';
 
 const EMPTY = Buffer.alloc(0);
+/** The buffer of a response that has not written: shared, frozen so that a stray push throws. */
+const NO_CHUNKS = Object.freeze([]) as unknown as (string | Buffer)[];
+/** `Response.state`: committed by sluice (`commit()`), whether or not Node sent the head yet. */
+const COMMITTED = 1;
+/** `Response.state`: writes resolve false from now on (`stopWrites()`). */
+const WRITES_STOPPED = 2;
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -68,9 +74,14 @@ export class Response {
   /** The request this response answers. */
   readonly request: Request;
   /** @internal */ readonly raw: ServerResponse;
-  /** @internal */ chunks: (string | Buffer)[] = [];
+  /**
+   * @internal What is buffered. {@link NO_CHUNKS} until the first write: a response that never
+   * buffers (an event stream, for its whole life) holds no array of its own.
+   */
+  chunks: (string | Buffer)[] = NO_CHUNKS;
   /** @internal */ written = 0;
-  /** @internal */ committed = false;
+  /** Bits: {@link COMMITTED} and {@link WRITES_STOPPED}; one field, where two booleans took two. */
+  private state = 0;
   /** @internal The SSE stream opened by `sse()`, so an error after it began can be reported in-band. */
   eventStream: EventStream | undefined = undefined;
   /**
@@ -106,7 +117,6 @@ export class Response {
   bodyEncoder: BodyEncoder | undefined = undefined;
   private headerView: ResponseHeader | undefined = undefined;
   private drainWait: DrainWait | undefined = undefined;
-  private writesStopped = false;
   /**
    * The socket `flush()` may write pre-built chunks to (see `chunked-socket.ts`): `undefined`
    * until the head is rendered and it is looked up, `null` when every flush goes through `res.write`.
@@ -147,7 +157,7 @@ export class Response {
    * stream or the raw writer): from then on status and headers are fixed.
    */
   isCommitted(): boolean {
-    return this.committed || this.raw.headersSent;
+    return (this.state & COMMITTED) !== 0 || this.raw.headersSent;
   }
 
   /**
@@ -190,28 +200,28 @@ export class Response {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('write()');
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
-      if (typeof v === 'string') this.chunks.push(v);
-      else if (v instanceof Uint8Array) this.chunks.push(Buffer.isBuffer(v) ? v : Buffer.from(v));
-      else if (v !== undefined && v !== null) this.chunks.push(toText(v));
+      if (typeof v === 'string') this.filling().push(v);
+      else if (v instanceof Uint8Array) this.filling().push(Buffer.isBuffer(v) ? v : Buffer.from(v));
+      else if (v !== undefined && v !== null) this.filling().push(toText(v));
     }
   }
 
   /** Like `write`, then a newline. */
   writeln(...values: unknown[]): void {
     this.write(...values);
-    this.chunks.push('\n');
+    this.filling().push('\n');
   }
 
   /** Appends printf-style formatted text (`%s %d %v %j %f ...`, see {@link sprintf}). */
   writef(format: string, ...args: unknown[]): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writef()');
-    this.chunks.push(formatWith(format, args));
+    this.filling().push(formatWith(format, args));
   }
 
   /** Like `writef`, then a newline. */
   writefln(format: string, ...args: unknown[]): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writefln()');
-    this.chunks.push(`${formatWith(format, args)}\n`);
+    this.filling().push(`${formatWith(format, args)}\n`);
   }
 
   /** Writes a value as JSON and sets `Content-Type: application/json` unless a type was already chosen. */
@@ -220,7 +230,7 @@ export class Response {
     if (!this.isCommitted() && !this.raw.hasHeader('content-type')) {
       this.raw.setHeader('Content-Type', JSON_TYPE);
     }
-    this.chunks.push(JSON.stringify(value) ?? 'null');
+    this.filling().push(JSON.stringify(value) ?? 'null');
   }
 
   /**
@@ -242,7 +252,7 @@ export class Response {
   /** Replaces whatever is buffered with these values. */
   writeOver(...values: unknown[]): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writeOver()');
-    this.chunks.length = 0;
+    this.chunks = NO_CHUNKS;
     this.write(...values);
   }
 
@@ -256,7 +266,7 @@ export class Response {
     if (content !== undefined) this.write(content);
     else if (this.chunks.length === 0 && code >= 200 && code !== 204 && code !== 304) {
       // statusMessage is only filled in when Node writes the head, so it is empty here.
-      this.chunks.push(this.raw.statusMessage || STATUS_CODES[code] || String(code));
+      this.filling().push(this.raw.statusMessage || STATUS_CODES[code] || String(code));
     }
   }
 
@@ -318,7 +328,7 @@ export class Response {
 
   /** Drops what is buffered. */
   clearBuffer(): void {
-    this.chunks.length = 0;
+    this.chunks = NO_CHUNKS;
   }
 
   /** Body bytes already handed to the socket (as the handler wrote them: before any compression). */
@@ -340,7 +350,7 @@ export class Response {
    */
   flush(): Promise<boolean> {
     const raw = this.raw;
-    if (!this.committed) {
+    if ((this.state & COMMITTED) === 0) {
       // A flushed response is a stream: from now on a shutdown or a client leaving must reach it.
       this.request.watch();
       this.commit();
@@ -375,7 +385,7 @@ export class Response {
 
   /** @internal Whether a producer should stop: the client left, or the server is stopping the stream. */
   get stopped(): boolean {
-    return this.writesStopped || this.request.gone;
+    return (this.state & WRITES_STOPPED) !== 0 || this.request.gone;
   }
 
   /**
@@ -405,7 +415,7 @@ export class Response {
    */
   stopWrites(reason: EndReason | undefined): void {
     if (reason !== undefined) this.endReason ??= reason;
-    this.writesStopped = true;
+    this.state |= WRITES_STOPPED;
     const wait = this.drainWait;
     this.drainWait = undefined;
     wait?.settle(false);
@@ -514,8 +524,8 @@ export class Response {
 
   /** @internal Marks the response committed; the headers leave with the first write. */
   commit(): void {
-    if (this.committed) return;
-    this.committed = true;
+    if ((this.state & COMMITTED) !== 0) return;
+    this.state |= COMMITTED;
     const hook = this.onCommit;
     if (hook !== undefined) {
       this.onCommit = undefined;
@@ -603,6 +613,14 @@ export class Response {
     }
   }
 
+  /** The buffer to append to: made on the first write. */
+  private filling(): (string | Buffer)[] {
+    const chunks = this.chunks;
+    if (chunks !== NO_CHUNKS) return chunks;
+    this.chunks = [];
+    return this.chunks;
+  }
+
   /**
    * Empties the buffer into one piece to send. A lone string (the usual writef + flush loop, or
    * one write before the end) stays a string: Node then sends head and body in one write and
@@ -610,7 +628,7 @@ export class Response {
    */
   private takeChunks(): string | Buffer {
     const chunks = this.chunks;
-    this.chunks = [];
+    this.chunks = NO_CHUNKS;
     const only = chunks.length === 1 ? chunks[0] : undefined;
     return typeof only === 'string' ? only : joinChunks(chunks);
   }

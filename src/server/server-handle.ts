@@ -110,9 +110,10 @@ function runOnly(ctx: Server, r: Request): void {
   // stream's end keeps this waiting for as long as the stream lives. Other thenables and values
   // to pipe take the async path, whose `await` is what step() does.
   if (out instanceof Promise) {
+    // The callbacks close over `r` alone (the server is `r.server`): an idle stream keeps them.
     out.then(
-      (value: unknown) => handlerReturned(ctx, r, value),
-      (e: unknown) => handlerFailed(ctx, r, e),
+      (value: unknown) => handlerReturned(r.server, r, value),
+      (e: unknown) => handlerFailed(r.server, r, e),
     );
   } else handlerReturned(ctx, r, out);
 }
