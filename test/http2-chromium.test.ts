@@ -81,7 +81,7 @@ function warm(url: string): Promise<void> {
   });
 }
 
-test('the demo opened in eight tabs at once over HTTP/2: every tab is live within 2 s of loading', async (t) => {
+test('the demo opened in eight tabs at once over HTTP/2: every tab is live within 8 s of loading', async (t) => {
   demo = createDemo(`demo-h2-${process.pid}`);
   const s = demo.server;
   s.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
@@ -123,9 +123,11 @@ test('the demo opened in eight tabs at once over HTTP/2: every tab is live withi
   }
   // Loading eight pages at once is CPU-bound on a busy 2-core machine (one tab alone takes
   // ~1.8 s to load here under load): what the connection decides is the wait from a page's load
-  // to its streams being live. Over HTTP/1.1 the third tab waits ~20 s and the fifth never gets there.
+  // to its streams being live. Over HTTP/1.1 the third tab waits ~20 s and the fifth never gets there;
+  // over HTTP/2 it is ~1 s on a quiet machine and up to 2.2 s was seen under load (a CI run beside
+  // benchmarks), so the bound sits well between the two.
   for (const [i, x] of times.entries()) {
     const wait = x.live - x.loaded;
-    assert.ok(wait < 2000, `tab ${i} was live ${wait.toFixed(0)} ms after it loaded`);
+    assert.ok(wait < 8000, `tab ${i} was live ${wait.toFixed(0)} ms after it loaded`);
   }
 });
