@@ -1,6 +1,7 @@
 // `npm run bench`: runs the suites, prints the tables, writes
 // bench/results/latest.json and latest.md. See BENCHMARKS.md for the method.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from './lib/args.ts';
 import { killChildrenOnExit, REPO_ROOT } from './lib/children.ts';
@@ -30,6 +31,12 @@ const results: Results = {
   options,
   machine: describeMachine(),
 };
+
+// The built package's server runs `dist/`: built here when it is missing, so naming it is enough.
+if (options.servers?.includes('sluice-dist') && !existsSync(path.join(REPO_ROOT, 'dist', 'index.js'))) {
+  log('building dist/ for sluice-dist (npm run build)');
+  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 if (options.only.includes('sse')) results.sse = await runSse(options, log);
 if (options.only.includes('http')) results.http = await runHttp(options, log);

@@ -31,7 +31,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                        (2 middlewares, a path parameter, a JSON POST) of sluice, hono and fastify
   --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify;
                        sluice-res-write (the Channel's socket shortcut off), sluice-returned and
-                       sluice-validated (hello-JSON without and with schemas) only when named
+                       sluice-validated (hello-JSON without and with schemas), sluice-dist (the
+                       built package, as users run it; built when dist/ is missing) only when named
   --http-connections C wrk (or autocannon) connections (default 100)
   --stream-events N    events in the streaming response (default 200000)
   --batch B            connections opened at once (default 250)

@@ -37,6 +37,18 @@ export const SERVERS: readonly ServerEntry[] = [
     route: true,
   },
   {
+    name: 'sluice-dist',
+    label: 'sluice (built package)',
+    file: file('sluice-dist'),
+    sse: true,
+    http: true,
+    stream: true,
+    route: true,
+    // Needs `dist/` (the runner builds it when missing): not in the default set, so a plain run
+    // and the smoke test need no build.
+    optIn: true,
+  },
+  {
     name: 'sluice-send',
     label: 'sluice es.send() per stream',
     file: file('sluice-send'),

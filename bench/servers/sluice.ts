@@ -1,64 +1,6 @@
-// sluice: the same routes as the other servers, on the public API.
-import { Channel, HttpError, type Request, server, silentLogger } from '../../src/index.ts';
+// sluice: the same routes as the other servers, on the public API, from the TypeScript sources.
+import * as sluice from '../../src/index.ts';
 import { runBenchServer } from './harness.ts';
-import { ROUTE_AUTH, requestIdOf } from './route-spec.ts';
+import { sluiceBench } from './sluice-app.ts';
 
-// The realistic route's middlewares (see route-spec.ts), as a sluice user writes them.
-async function requestId(r: Request): Promise<void> {
-  r.response.header.set('X-Request-Id', requestIdOf(r.headers['x-request-id']));
-  await r.middleware.next();
-}
-
-async function bearerAuth(r: Request): Promise<void> {
-  if (r.headers.authorization !== ROUTE_AUTH) {
-    r.response.status = 401;
-    r.response.writeJson({ error: 'unauthorized' });
-    return;
-  }
-  await r.middleware.next();
-}
-
-await runBenchServer(async () => {
-  const s = server('bench');
-  s.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
-
-  s.bindHandler('GET:/hello', (r) => {
-    r.response.writeJson({ hello: 'world' });
-  });
-  s.group('/api', (g) => {
-    g.middleware(requestId, bearerAuth);
-    g.post('/users/{id}', (r) => {
-      const name = r.getBody<{ name?: unknown } | undefined>()?.name;
-      if (typeof name !== 'string') throw new HttpError(400, 'name must be a string', { expose: true });
-      return { id: r.params.id, name, requestId: r.response.header.get('X-Request-Id') };
-    });
-  });
-  // The seed page's loop: write, flush, repeat; flush carries the backpressure.
-  s.bindHandler('GET:/stream', async (r) => {
-    const n = Math.min(Number(r.get('n') ?? 1000) || 1000, 10_000_000);
-    r.response.header.set('Content-Type', 'text/event-stream');
-    for (let i = 0; i < n; i++) {
-      r.response.writefln('data: %d\n', i);
-      if (!(await r.response.flush())) return;
-    }
-  });
-
-  // BENCH_SLUICE_SOCKET_WRITES=0 sends every frame through res.write, to price the socket shortcut.
-  const channel = new Channel({
-    history: 1000,
-    socketWrites: process.env.BENCH_SLUICE_SOCKET_WRITES !== '0',
-  });
-  s.bindHandler('GET:/sse', async (r) => {
-    await channel.subscribe(r.response.sse({ heartbeat: 0 }));
-  });
-
-  await s.start();
-  const port = s.getListenedPort();
-  return {
-    listen: async () => port,
-    broadcaster: {
-      publish: (payload) => void channel.publish({ data: payload }),
-      subscribers: () => channel.size,
-    },
-  };
-});
+await runBenchServer(sluiceBench(sluice));

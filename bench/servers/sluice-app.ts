@@ -1,0 +1,71 @@
+// The bench's sluice server, written once for both ways it runs (see `sluiceBench`).
+import type * as Sluice from '../../src/index.ts';
+import type { BenchServer } from './harness.ts';
+import { ROUTE_AUTH, requestIdOf } from './route-spec.ts';
+
+// The realistic route's middlewares (see route-spec.ts), as a sluice user writes them.
+async function requestId(r: Sluice.Request): Promise<void> {
+  r.response.header.set('X-Request-Id', requestIdOf(r.headers['x-request-id']));
+  await r.middleware.next();
+}
+
+async function bearerAuth(r: Sluice.Request): Promise<void> {
+  if (r.headers.authorization !== ROUTE_AUTH) {
+    r.response.status = 401;
+    r.response.writeJson({ error: 'unauthorized' });
+    return;
+  }
+  await r.middleware.next();
+}
+
+/**
+ * The bench's sluice server on `lib`: the TypeScript sources (`sluice.ts`, run through tsx like
+ * every bench server) or the built package (`sluice-dist.ts`, what users run).
+ */
+export function sluiceBench(lib: typeof Sluice): () => Promise<BenchServer> {
+  const { Channel, HttpError, server, silentLogger } = lib;
+  return async () => {
+    const s = server('bench');
+    s.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
+
+    s.bindHandler('GET:/hello', (r) => {
+      r.response.writeJson({ hello: 'world' });
+    });
+    s.group('/api', (g) => {
+      g.middleware(requestId, bearerAuth);
+      g.post('/users/{id}', (r) => {
+        const name = r.getBody<{ name?: unknown } | undefined>()?.name;
+        if (typeof name !== 'string') throw new HttpError(400, 'name must be a string', { expose: true });
+        return { id: r.params.id, name, requestId: r.response.header.get('X-Request-Id') };
+      });
+    });
+    // The seed page's loop: write, flush, repeat; flush carries the backpressure.
+    s.bindHandler('GET:/stream', async (r) => {
+      const n = Math.min(Number(r.get('n') ?? 1000) || 1000, 10_000_000);
+      r.response.header.set('Content-Type', 'text/event-stream');
+      for (let i = 0; i < n; i++) {
+        r.response.writefln('data: %d\n', i);
+        if (!(await r.response.flush())) return;
+      }
+    });
+
+    // BENCH_SLUICE_SOCKET_WRITES=0 sends every frame through res.write, to price the socket shortcut.
+    const channel = new Channel({
+      history: 1000,
+      socketWrites: process.env.BENCH_SLUICE_SOCKET_WRITES !== '0',
+    });
+    s.bindHandler('GET:/sse', async (r) => {
+      await channel.subscribe(r.response.sse({ heartbeat: 0 }));
+    });
+
+    await s.start();
+    const port = s.getListenedPort();
+    return {
+      listen: async () => port,
+      broadcaster: {
+        publish: (payload) => void channel.publish({ data: payload }),
+        subscribers: () => channel.size,
+      },
+    };
+  };
+}
