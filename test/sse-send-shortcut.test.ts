@@ -134,7 +134,8 @@ after(() => ts.close());
 const chunk = (frame: string): string => `${Buffer.byteLength(frame).toString(16)}\r\n${frame}\r\n`;
 
 test('send() writes each event as one chunk straight to the socket, byte for byte what res.write sends', async () => {
-  const conn = await rawRequest(ts.port, 'GET /frames HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Connection: close, so the socket closes with the response instead of after the keep-alive timeout.
+  const conn = await rawRequest(ts.port, 'GET /frames HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   await conn.closed;
   const frames = ['data: one\n\n', 'event: multi\nid: 7\ndata: a\ndata: b\n\n', 'data: é ✓ 😀\n\n'];
   const text = conn.text();
@@ -173,7 +174,9 @@ test('one event object sent to many streams reaches each of them whole', async (
   const names = ['a', 'b', 'c', 'd'];
   const bodies = names.map(() => '');
   const conns = await Promise.all(
-    names.map((name) => rawRequest(ts.port, `GET /fanout?name=${name} HTTP/1.1\r\nHost: x\r\n\r\n`)),
+    names.map((name) =>
+      rawRequest(ts.port, `GET /fanout?name=${name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+    ),
   );
   await waitFor(() => streams.size === names.length, 'every stream');
   const ev = { event: 'tick', data: 'shared' };
