@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AccessEntry, accessLog, sprintf } from '../src/index.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { rawRequest, waitFor } from './helpers/sse-clients.ts';
+import { blockedUntilRead, rawRequest, waitFor } from './helpers/sse-clients.ts';
 
 // flush() writes what is buffered as one pre-built HTTP/1.1 chunk straight to the socket once the
 // head has left (the shortcut es.send() takes, under the same guards). These tests pin what must
@@ -306,22 +306,8 @@ test('flushes waiting in the response go out before a write straight to it and b
 });
 
 test('a flush that found the socket full resolves true only once the client reads again', async () => {
-  const conn = await rawRequest(ts.port, 'GET /stall HTTP/1.1\r\nHost: x\r\n\r\n', { read: false });
-  try {
-    const blockedNow = () => stall.started > 1 && stall.started === stall.results.length + 1;
-    await waitFor(blockedNow, 'a flush to block', 5000);
-    const blockedAt = stall.started;
-    await sleep(300);
-    assert.equal(stall.started, blockedAt, 'flush() resolved while the client read nothing');
-    assert.ok(blockedAt < 256, 'every flush resolved at once: no backpressure');
-    stall.stop = true;
-    conn.socket.on('data', () => {});
-    conn.socket.resume();
-    await waitFor(() => stall.results.length === blockedAt, 'the blocked flush to resolve', 5000);
-    assert.equal(stall.results[blockedAt - 1], true);
-  } finally {
-    conn.socket.destroy();
-  }
+  const blockedAt = await blockedUntilRead(ts.port, '/stall', stall, 'flush()');
+  assert.ok(blockedAt < 256, 'every flush resolved at once: no backpressure');
 });
 
 test('flush() resolves false once the client is gone, and the loop ends', async () => {

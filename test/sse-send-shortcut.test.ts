@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventStream } from '../src/index.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
-import { parseEvents, rawRequest, read, waitFor } from './helpers/sse-clients.ts';
+import { blockedUntilRead, parseEvents, rawRequest, read, waitFor } from './helpers/sse-clients.ts';
 
 // es.send() writes a pre-built HTTP/1.1 chunk straight to the socket when nothing can tell the
 // difference (the Channel's shortcut), and frames an event object sent again unchanged only once.
@@ -194,21 +193,7 @@ test('one event object sent to many streams reaches each of them whole', async (
 });
 
 test('a send that found the socket full resolves true once the client reads again', async () => {
-  const conn = await rawRequest(ts.port, 'GET /stall HTTP/1.1\r\nHost: x\r\n\r\n', { read: false });
-  try {
-    const blockedNow = () => stall.started > 1 && stall.started === stall.results.length + 1;
-    await waitFor(blockedNow, 'a send to block', 5000);
-    const blockedAt = stall.started;
-    await sleep(300);
-    assert.equal(stall.started, blockedAt, 'send() resolved while the client read nothing');
-    stall.stop = true;
-    conn.socket.on('data', () => {});
-    conn.socket.resume();
-    await waitFor(() => stall.results.length === blockedAt, 'the blocked send to resolve', 5000);
-    assert.equal(stall.results[blockedAt - 1], true);
-  } finally {
-    conn.socket.destroy();
-  }
+  await blockedUntilRead(ts.port, '/stall', stall, 'send()');
 });
 
 test('sends in one tick leave together: the socket is corked from the second until the tick ends', async () => {

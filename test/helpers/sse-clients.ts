@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { SseEvent } from '../../src/index.ts';
 
@@ -122,7 +124,46 @@ export function rawRequest(
 }
 
 // Shared with the core tests: one polling helper and one deferred for the whole suite.
+import { waitFor } from './http-client.ts';
+
 export { deferred, waitFor } from './http-client.ts';
+
+/** A server-side write loop a backpressure test watches: writes started, how each resolved, and a stop flag. */
+export interface WriteLoop {
+  started: number;
+  stop: boolean;
+  results: boolean[];
+}
+
+/**
+ * Opens `path` and reads nothing until the loop's writes block (one started and not resolved),
+ * checks that none resolves for 300 ms, then stops the loop, reads, and waits for the blocked
+ * write to resolve `true`. `what` names the write (`send()`, `flush()`) in the messages; returns
+ * how many writes had started when it blocked.
+ */
+export async function blockedUntilRead(
+  port: number,
+  path: string,
+  loop: WriteLoop,
+  what: string,
+): Promise<number> {
+  const conn = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`, { read: false });
+  try {
+    const blockedNow = () => loop.started > 1 && loop.started === loop.results.length + 1;
+    await waitFor(blockedNow, `a ${what} to block`, 5000);
+    const blockedAt = loop.started;
+    await sleep(300);
+    assert.equal(loop.started, blockedAt, `${what} resolved while the client read nothing`);
+    loop.stop = true;
+    conn.socket.on('data', () => {});
+    conn.socket.resume();
+    await waitFor(() => loop.results.length === blockedAt, `the blocked ${what} to resolve`, 5000);
+    assert.equal(loop.results[blockedAt - 1], true);
+    return blockedAt;
+  } finally {
+    conn.socket.destroy();
+  }
+}
 
 /** Events that exercise every framing rule, sent in this order by the spec tests. */
 export const SPEC_EVENTS: SseEvent[] = [
