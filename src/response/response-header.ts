@@ -41,7 +41,7 @@ export class ResponseHeader {
 
   /** Replaces a header. A value with CR, LF or another control character is refused, never sent. */
   set(name: string, value: string | number | readonly string[]): this {
-    this.guard(`set header "${name}"`);
+    this.guard('set', name);
     checkName(name);
     checkValue(value);
     this.raw.setHeader(name, value as OutgoingHttpHeader);
@@ -50,7 +50,7 @@ export class ResponseHeader {
 
   /** Adds a value to a header, keeping the ones it had. */
   append(name: string, value: string | readonly string[]): this {
-    this.guard(`append header "${name}"`);
+    this.guard('append', name);
     checkName(name);
     checkValue(value);
     this.raw.appendHeader(name, value as string | string[]);
@@ -59,7 +59,7 @@ export class ResponseHeader {
 
   /** Removes a header. */
   delete(name: string): this {
-    this.guard(`delete header "${name}"`);
+    this.guard('delete', name);
     checkName(name);
     this.raw.removeHeader(name);
     return this;
@@ -89,8 +89,9 @@ export class ResponseHeader {
     return undefined;
   }
 
-  private guard(attempted: string): void {
-    if (this.owner.isCommitted()) throw new ResponseCommittedError(attempted);
+  /** The message is built only when the change is refused: every header set would pay for it. */
+  private guard(verb: 'set' | 'append' | 'delete', name: string): void {
+    if (this.owner.isCommitted()) throw new ResponseCommittedError(`${verb} header "${name}"`);
   }
 }
 
@@ -113,17 +114,23 @@ function checkName(name: string): void {
 
 function checkValue(value: unknown): void {
   if (typeof value === 'number' && Number.isFinite(value)) return;
-  const values = Array.isArray(value) ? value : [value];
-  for (const v of values) {
-    if (typeof v !== 'string') {
-      throw new InvalidArgumentError('value', 'must be a string, a finite number or an array of strings', v);
-    }
-    if (BAD_VALUE_CHAR.test(v)) {
-      throw new InvalidArgumentError(
-        'value',
-        'must not contain CR, LF, other control characters or characters above U+00FF',
-        v,
-      );
-    }
+  // One string, the common case, without the array a loop over one value would need.
+  if (!Array.isArray(value)) {
+    checkOne(value);
+    return;
+  }
+  for (const v of value) checkOne(v);
+}
+
+function checkOne(v: unknown): void {
+  if (typeof v !== 'string') {
+    throw new InvalidArgumentError('value', 'must be a string, a finite number or an array of strings', v);
+  }
+  if (BAD_VALUE_CHAR.test(v)) {
+    throw new InvalidArgumentError(
+      'value',
+      'must not contain CR, LF, other control characters or characters above U+00FF',
+      v,
+    );
   }
 }
