@@ -1,5 +1,5 @@
 import { NextCalledTwiceError } from '../errors.ts';
-import { pipeReturned } from '../sse/pipe-returned.ts';
+import { isPlainData, pipeReturned } from '../sse/pipe-returned.ts';
 import type { Request } from './request.ts';
 
 /**
@@ -100,21 +100,33 @@ export class Middleware {
    */
   next(): Promise<void> {
     const done = this.step();
-    // Not awaited, a rejection would crash the process; run() reports the error instead.
-    done.catch(noop);
+    // Not awaited, a rejection would crash the process; run() reports the error instead. The
+    // shared settled promise of a synchronous step cannot reject, and needs no handler of its own.
+    if (done !== DONE) done.catch(noop);
     return done;
   }
 
   /**
-   * @internal Runs the whole chain and resolves once every handler in it has finished, also
-   * when a middleware called `next()` without awaiting it (GoFrame's `Next()` is synchronous,
-   * and the habit carries over): the response must not end while the handler still runs, and
-   * an error the handler threw must still be answered.
+   * @internal Runs the whole chain; settles when the handlers awaited along it have. Then
+   * {@link Middleware.settled} tells about a handler still running because a middleware called
+   * `next()` without awaiting it (GoFrame's `Next()` is synchronous, and the habit carries over):
+   * the response must not end while it runs, and an error it threw must still be answered. Two
+   * calls rather than one async wrapper: the server's own async frame awaits both, so a request
+   * pays for one frame, not two.
    */
-  async run(): Promise<void> {
-    await this.step();
-    if (this.open > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+  run(): Promise<void> {
+    return this.step();
+  }
+
+  /**
+   * @internal After {@link Middleware.run} settled: `undefined` when every handler has finished,
+   * else a promise of the moment they have. Throws what a handler no one awaited threw.
+   */
+  settled(): Promise<void> | undefined {
+    if (this.open > 0)
+      return new Promise<void>((resolve) => (this.idle = resolve)).then(() => this.settled());
     if (this.orphanError !== undefined) throw this.orphanError;
+    return undefined;
   }
 
   /** @internal The server's path for a chain of one handler: that handler starts (`step()`'s bookkeeping). */
@@ -129,47 +141,113 @@ export class Middleware {
     this.open = 0;
   }
 
-  private async step(): Promise<void> {
-    if (this.lastReturned) throw new NextCalledTwiceError(this.index, this.chain.length);
+  /**
+   * Starts the next handler. One that returns synchronously (no promise, nothing to stream) is
+   * finished here and gets the shared settled {@link DONE}: no async frame, no promise made. A
+   * middleware's promise is followed with `then()`; the handler's promise, a value to stream or
+   * an open event stream takes `stepAsync`, the same steps awaited.
+   */
+  private step(): Promise<void> {
+    if (this.lastReturned) return Promise.reject(new NextCalledTwiceError(this.index, this.chain.length));
     const r = this.request;
     const i = ++this.index;
     const fn = this.chain[i];
     if (fn === undefined || r.isExitedAll()) {
       this.lastReturned = true;
-      return;
+      return DONE;
     }
     this.open++;
+    let out: unknown;
     try {
-      const out = fn(r);
+      out = fn(r);
+    } catch (e) {
+      try {
+        this.failed(i, e);
+      } catch (thrown) {
+        return Promise.reject(thrown);
+      }
+      return DONE;
+    }
+    const last = i === this.chain.length - 1;
+    // A middleware's own promise, followed with then(): no async frame of ours around the user's.
+    if (!last && out instanceof Promise)
+      return out.then(
+        () => this.left(i),
+        (e: unknown) => this.failed(i, e),
+      );
+    if (isThenable(out) || (last && (isStreamable(out) || streamOpen(r)))) return this.stepAsync(i, out);
+    if (last) r.handlerResult = out;
+    this.left(i);
+    return DONE;
+  }
+
+  /** `step()` for a handler that returned a promise, a value to stream, or left a stream open. */
+  private async stepAsync(i: number, out: unknown): Promise<void> {
+    const r = this.request;
+    try {
       // Only a promise (or thenable) is awaited: a synchronous handler then costs no extra microtask turn.
-      const result =
-        typeof out === 'object' && out !== null && typeof (out as PromiseLike<unknown>).then === 'function'
-          ? await out
-          : out;
+      const result = isThenable(out) ? await out : out;
       if (i === this.chain.length - 1) {
         r.handlerResult = result;
-        // Objects only: a string or undefined can never be a stream to pipe.
-        if (typeof result === 'object' && result !== null) await pipeReturned(r, result);
+        if (isStreamable(result)) await pipeReturned(r, result);
         // An event stream the handler opened stays open after it returns (see `Response.sse`): the
         // middleware around it resumes when the stream ends, as if the handler had awaited it.
         const es = r.response.eventStream;
         if (es !== undefined && !es.isClosed) await es.closed;
       }
     } catch (e) {
-      if (i === this.detachedAt && (!(e instanceof ExitSignal) || e.all)) {
-        // Whoever called next() for this handler has returned already: no one else will see this.
-        this.orphanError ??= e;
-        return;
-      }
-      if (!(e instanceof ExitSignal)) throw e;
-      if (e.all) throw e;
+      this.caught(i, e);
     } finally {
-      if (this.index === i) this.lastReturned = true;
-      // Returning while the handler after this one still runs: that one was not awaited.
-      else if (!this.lastReturned && this.detachedAt === -1) this.detachedAt = i + 1;
-      if (--this.open === 0) this.idle?.();
+      this.left(i);
     }
   }
+
+  /** The rejection handler of a middleware's promise: `stepAsync`'s catch and finally, in one call. */
+  private failed(i: number, e: unknown): void {
+    try {
+      this.caught(i, e);
+    } finally {
+      this.left(i);
+    }
+  }
+
+  /** What a handler's error does: kept when no one awaits it, swallowed for `exit()`, else thrown on. */
+  private caught(i: number, e: unknown): void {
+    if (i === this.detachedAt && (!(e instanceof ExitSignal) || e.all)) {
+      // Whoever called next() for this handler has returned already: no one else will see this.
+      this.orphanError ??= e;
+      return;
+    }
+    if (!(e instanceof ExitSignal)) throw e;
+    if (e.all) throw e;
+  }
+
+  /** The bookkeeping once the handler at `i` has finished, however it did. */
+  private left(i: number): void {
+    if (this.index === i) this.lastReturned = true;
+    // Returning while the handler after this one still runs: that one was not awaited.
+    else if (!this.lastReturned && this.detachedAt === -1) this.detachedAt = i + 1;
+    if (--this.open === 0) this.idle?.();
+  }
+}
+
+/** The settled result of a step that finished synchronously, shared by every such step. */
+const DONE: Promise<void> = Promise.resolve();
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+  );
+}
+
+/** A returned value `pipeReturned` would stream (objects only: a string can never be one). */
+function isStreamable(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !isPlainData(value);
+}
+
+function streamOpen(r: Request): boolean {
+  const es = r.response.eventStream;
+  return es !== undefined && !es.isClosed;
 }
 
 function noop(): void {}

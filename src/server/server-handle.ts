@@ -8,7 +8,7 @@ import { type Handler, isExitSignal } from '../request/request-middleware.ts';
 import { originForm } from '../request/request-path.ts';
 import type { Response } from '../response/response.ts';
 import { http2ResponseOf } from '../response/response-http2.ts';
-import { pipeReturned } from '../sse/pipe-returned.ts';
+import { isPlainData, pipeReturned } from '../sse/pipe-returned.ts';
 import type { Server } from './server.ts';
 import { describeThrown, loggable, oneLine } from './server-logger.ts';
 
@@ -71,6 +71,8 @@ function failedToEnd(ctx: Server, r: Request, e: unknown): void {
 async function run(ctx: Server, r: Request): Promise<void> {
   try {
     await r.middleware.run();
+    const rest = r.middleware.settled();
+    if (rest !== undefined) await rest;
     // A serveFile() the handler did not await still owns the response: end it only once sent.
     if (r.response.filePending !== undefined) await r.response.filePending;
     writeReturnValue(r);
@@ -225,17 +227,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
   );
-}
-
-/**
- * An object `pipeReturned` would leave alone, told without calling it (it is async, and would
- * cost a returned `{ ... }` a microtask turn): an array, bytes, or a plain object with no symbol
- * keys (the iterator protocols and `ndjson()`'s tag are symbols).
- */
-function isPlainData(value: object): boolean {
-  if (Array.isArray(value) || value instanceof Uint8Array) return true;
-  const proto = Object.getPrototypeOf(value);
-  return (proto === Object.prototype || proto === null) && Object.getOwnPropertySymbols(value).length === 0;
 }
 
 /**

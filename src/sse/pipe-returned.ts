@@ -117,6 +117,23 @@ export async function pipeReturned(r: Request, value: unknown): Promise<void> {
   if (iterator !== undefined) await pipeSse(r, iterator);
 }
 
+/**
+ * @internal Whether {@link pipeReturned} would leave `value` alone, told without calling it (it is
+ * async, and would cost a returned `{ ... }` a microtask turn): an array, bytes, or a plain object
+ * that is no tagged stream body and not iterable. `in` rather than listing the symbol keys: the
+ * list would be an array made per returned object.
+ */
+export function isPlainData(value: object): boolean {
+  if (Array.isArray(value) || value instanceof Uint8Array) return true;
+  const proto = Object.getPrototypeOf(value);
+  return (
+    (proto === Object.prototype || proto === null) &&
+    !(STREAM_BODY in value) &&
+    !(Symbol.asyncIterator in value) &&
+    !(Symbol.iterator in value)
+  );
+}
+
 const FetchResponse = globalThis.Response;
 const OCTET_STREAM = 'application/octet-stream';
 
