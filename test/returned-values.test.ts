@@ -171,3 +171,36 @@ test('a value JSON would send as {} is a 500 naming the type and the fix', async
     ),
   );
 });
+
+test('a returned plain object that is async-iterable streams as events; other symbol keys leave it JSON, with and without middleware', async (t) => {
+  const events = () => ({
+    async *[Symbol.asyncIterator]() {
+      yield 'a';
+      yield { n: 2 };
+    },
+  });
+  const tagged = () => ({ a: 1, [Symbol('tag')]: 2 });
+  const pass = async (r: { middleware: { next(): Promise<void> } }) => {
+    await r.middleware.next();
+  };
+  const srv = await startServer((s) => {
+    // One handler (the server's one-handler path) and after a middleware (the chain's step()).
+    s.get('/events', events);
+    s.get('/tagged', tagged);
+    s.group('/mw', (g) => {
+      g.middleware(pass);
+      g.get('/events', events);
+      g.get('/tagged', tagged);
+    });
+  });
+  t.after(() => srv.close());
+  for (const prefix of ['', '/mw']) {
+    const streamed = await send(`${srv.url}${prefix}/events`);
+    assert.equal(streamed.status, 200, prefix);
+    assert.match(String(streamed.headers['content-type']), /^text\/event-stream/, prefix);
+    assert.equal(streamed.text, 'data: a\n\ndata: {"n":2}\n\n', prefix);
+    const json = await send(`${srv.url}${prefix}/tagged`);
+    assert.equal(json.status, 200, prefix);
+    assert.equal(json.text, '{"a":1}', prefix);
+  }
+});
