@@ -9,6 +9,7 @@
 // `--a`/`--b` are server names of bench/lib/catalog.ts (opt-in ones too).
 import { SERVERS } from './lib/catalog.ts';
 import { Child, killChildrenOnExit, listeningOrReason } from './lib/children.ts';
+import { ensureDist, needsDist } from './lib/dist.ts';
 import { median } from './lib/stats.ts';
 import type { CpuSample } from './servers/protocol.ts';
 import { findWrk, loadOnce, TARGET_PATHS } from './suites/http.ts';
@@ -33,10 +34,16 @@ const names = [args.get('a') ?? 'fastify', args.get('b') ?? 'sluice'];
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const loadgen = process.env.BENCH_LOADGEN !== 'autocannon' && findWrk(false, log) ? 'wrk' : 'autocannon';
 
+const entries = names.map((name) => {
+  const entry = SERVERS.find((s) => s.name === name);
+  if (entry === undefined) throw new Error(`no server '${name}' in bench/lib/catalog.ts`);
+  return entry;
+});
+if (needsDist(entries)) ensureDist(log);
+
 const servers = await Promise.all(
-  names.map(async (name) => {
-    const entry = SERVERS.find((s) => s.name === name);
-    if (entry === undefined) throw new Error(`no server '${name}' in bench/lib/catalog.ts`);
+  entries.map(async (entry) => {
+    const name = entry.name;
     const child = Child.spawn(name, entry.file);
     const started = await listeningOrReason(child);
     if ('reason' in started) throw new Error(`${name} did not start: ${started.reason}`);

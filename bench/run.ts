@@ -1,10 +1,11 @@
 // `npm run bench`: runs the suites, prints the tables, writes
 // bench/results/latest.json and latest.md. See BENCHMARKS.md for the method.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from './lib/args.ts';
+import { SERVERS } from './lib/catalog.ts';
 import { killChildrenOnExit, REPO_ROOT } from './lib/children.ts';
+import { ensureDist, needsDist } from './lib/dist.ts';
 import { describeMachine } from './lib/machine.ts';
 import { failures, markdown, type Results } from './lib/report.ts';
 import { runHttp, runRoute } from './suites/http.ts';
@@ -32,11 +33,9 @@ const results: Results = {
   machine: describeMachine(),
 };
 
-// The built package's server runs `dist/`: built here when it is missing, so naming it is enough.
-if (options.servers?.includes('sluice-dist') && !existsSync(path.join(REPO_ROOT, 'dist', 'index.js'))) {
-  log('building dist/ for sluice-dist (npm run build)');
-  execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-}
+// The sluice server runs the built package: built here when missing or older than src/.
+const chosen = SERVERS.filter((s) => (options.servers ? options.servers.includes(s.name) : s.optIn !== true));
+if (needsDist(chosen)) ensureDist(log);
 
 if (options.only.includes('sse')) results.sse = await runSse(options, log);
 if (options.only.includes('http')) results.http = await runHttp(options, log);

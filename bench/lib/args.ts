@@ -29,10 +29,12 @@ export const USAGE = `Usage: npm run bench -- [options]
                        (default 40000 / clients: 20/s at 2000 clients, 4/s at 10000)
   --only LIST          suites: sse,http,route,stream (default all); route is the realistic route
                        (2 middlewares, a path parameter, a JSON POST) of sluice, hono and fastify
-  --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify;
-                       sluice-res-write (the Channel's socket shortcut off), sluice-returned and
-                       sluice-validated (hello-JSON without and with schemas), sluice-dist (the
-                       built package, as users run it; built when dist/ is missing) only when named
+  --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify
+                       (sluice is the built package, as users run it: dist/ is built when missing or
+                       older than src/); sluice-res-write (the Channel's socket shortcut off),
+                       sluice-returned and sluice-validated (hello-JSON without and with schemas),
+                       sluice-writejson (hello JSON by writeJson() rather than returned),
+                       sluice-src (src/ through tsx) only when named
   --http-connections C wrk (or autocannon) connections (default 100)
   --stream-events N    events in the streaming response (default 200000)
   --batch B            connections opened at once (default 250)

@@ -1,4 +1,5 @@
 // The bench's sluice server, written once for both ways it runs (see `sluiceBench`).
+import { existsSync } from 'node:fs';
 import type * as Sluice from '../../src/index.ts';
 import type { BenchServer } from './harness.ts';
 import { ROUTE_AUTH, requestIdOf } from './route-spec.ts';
@@ -20,17 +21,22 @@ async function bearerAuth(r: Sluice.Request): Promise<void> {
 
 /**
  * The bench's sluice server on `lib`: the TypeScript sources (`sluice.ts`, run through tsx like
- * every bench server) or the built package (`sluice-dist.ts`, what users run).
+ * every bench server) or the built package (`sluice-dist.ts`, what users run). Hello JSON is a
+ * returned object, as the Fastify and Hono servers answer it; `helloWriteJson` answers it with
+ * GoFrame's `writeJson()` instead (`sluice-writejson.ts`), which sets the type before the body
+ * is known and so takes Node's header map.
  */
-export function sluiceBench(lib: typeof Sluice): () => Promise<BenchServer> {
+export function sluiceBench(lib: typeof Sluice, helloWriteJson = false): () => Promise<BenchServer> {
   const { Channel, HttpError, server, silentLogger } = lib;
   return async () => {
     const s = server('bench');
     s.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
 
-    s.bindHandler('GET:/hello', (r) => {
-      r.response.writeJson({ hello: 'world' });
-    });
+    if (helloWriteJson) {
+      s.get('/hello', (r) => {
+        r.response.writeJson({ hello: 'world' });
+      });
+    } else s.get('/hello', () => ({ hello: 'world' }));
     s.group('/api', (g) => {
       g.middleware(requestId, bearerAuth);
       g.post('/users/{id}', (r) => {
@@ -68,4 +74,12 @@ export function sluiceBench(lib: typeof Sluice): () => Promise<BenchServer> {
       },
     };
   };
+}
+
+/** The built package (`dist/`, which the bench runners build when missing or stale), as users import it. */
+export async function builtSluice(): Promise<typeof Sluice> {
+  const dist = new URL('../../dist/index.js', import.meta.url);
+  if (!existsSync(dist))
+    throw new Error('this bench server runs the built package: run `npm run build` first');
+  return (await import(dist.href)) as typeof Sluice;
 }
