@@ -95,7 +95,11 @@ function endsWithHeaders(req: IncomingMessage): boolean {
  * and the handler (which then find the body parsed). Requests without a parsable body get a
  * chain without this step, so they pay nothing for it.
  */
-export const readBodyStep: Handler = (r) => r.parseBody().then(() => r.middleware.next());
+export const readBodyStep: Handler = (r) => {
+  // Only in the chain of a request whose body hasParsableBody() accepted: not asked again.
+  r.bodyRead ??= readBody(r);
+  return r.bodyRead.then(() => r.middleware.next());
+};
 
 /**
  * @internal What `r.parseBody()` runs once: parses the body into `r.body`/`r.files` and resolves
@@ -105,8 +109,12 @@ export const readBodyStep: Handler = (r) => r.parseBody().then(() => r.middlewar
  * async functions made four, each a frame and a microtask turn per request.
  */
 export function readRequestBody(r: Request): Promise<unknown> {
+  return hasParsableBody(r.raw) ? readBody(r) : Promise.resolve(r.body);
+}
+
+/** `readRequestBody` for a body `hasParsableBody()` accepted. */
+function readBody(r: Request): Promise<unknown> {
   const req = r.raw;
-  if (!hasParsableBody(req)) return Promise.resolve(r.body);
   let limits: BodyLimits;
   let type: string;
   try {
