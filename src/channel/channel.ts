@@ -321,11 +321,15 @@ export class Channel {
     }
     if (stream.isClosed) return Promise.resolve('closed');
     const socket = this.socketShortcut ? chunkedSocketOf(stream.response) : null;
+    let resolveDone!: (reason: SubscriptionEnd) => void;
+    const done = new Promise<SubscriptionEnd>((resolve) => {
+      resolveDone = resolve;
+    });
     const sub = new Subscriber(this, stream, {
       filter,
-      lastEventId,
       socket,
       shared: socket === null ? (stream.response.bodyEncoder?.joinGroup?.(this.encodingGroup) ?? null) : null,
+      resolveDone,
     });
     this.byStream.set(stream, sub);
     sub.index = this.subs.push(sub) - 1;
@@ -335,7 +339,7 @@ export class Channel {
         () => this.join(sub, lastEventId),
         (err: unknown) => sub.fail(err),
       );
-    return sub.done;
+    return done;
   }
 
   /**
@@ -448,7 +452,7 @@ export class Channel {
   private join(sub: Subscriber, lastEventId: string | undefined): void {
     if (sub.state !== PENDING) return;
     if (lastEventId === undefined) {
-      sub.handOver(undefined, this.headId);
+      sub.handOver(undefined, this.headId, undefined);
       return;
     }
     let result: MaybePromise<ReplayResult>;
@@ -459,11 +463,11 @@ export class Channel {
       return;
     }
     if (!isPromise(result)) {
-      sub.handOver(result, this.headId);
+      sub.handOver(result, this.headId, lastEventId);
       return;
     }
     result.then(
-      (r) => sub.handOver(r, this.headId),
+      (r) => sub.handOver(r, this.headId, lastEventId),
       (err: unknown) => sub.fail(err),
     );
   }
