@@ -197,6 +197,11 @@ export class Subscriber {
     return this.backlog;
   }
 
+  /** Whether it is `owner`'s and not removed yet. */
+  ownedBy(owner: SubscriberOwner): boolean {
+    return this.owner === owner && this.state !== ENDED;
+  }
+
   /** The stream ended (client gone, `es.close()`, shutdown, or the policy's destroy): leave the channel. */
   streamEnded(): void {
     this.owner.remove(this, this.endReason ?? 'closed');

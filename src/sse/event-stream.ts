@@ -257,6 +257,18 @@ export class EventStream {
     else this.endListeners = [list, fn];
   }
 
+  /**
+   * @internal The first end listener `match` accepts: a channel finds its subscriber of this
+   * stream here, rather than in a map of its own that cost every subscribed stream an entry.
+   */
+  endListener<T extends EndListener>(match: (fn: EndListener) => fn is T): T | undefined {
+    const list = this.endListeners;
+    if (list === undefined) return undefined;
+    if (!Array.isArray(list)) return match(list) ? list : undefined;
+    for (const fn of list) if (match(fn)) return fn;
+    return undefined;
+  }
+
   /** @internal Undoes {@link onEnd}. */
   offEnd(fn: EndListener): void {
     const list = this.endListeners;
