@@ -75,10 +75,6 @@ export class Request {
    */
   private cursor: Middleware | readonly Handler[];
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
-  /** @internal */ body: unknown = undefined;
-  /** @internal */ files: UploadedFile[] = NO_FILES;
-  /** @internal The body read, once begun: every `parseBody()` call shares it. */
-  bodyRead: Promise<unknown> | undefined = undefined;
   /** @internal */ handlerResult: unknown = undefined;
   /**
    * The small state below (exited, gone and why, watched, accessLogged) as bits of one field: an
@@ -116,6 +112,25 @@ export class Request {
   set bodyOptions(options: RouteOptions | undefined) {
     // Set on every routed request, and `undefined` for most routes: nothing to make then.
     if (options !== undefined || this.rare !== undefined) this.more.bodyOptions = options;
+  }
+
+  /** @internal The parsed body (see {@link getBody}). */
+  get body(): unknown {
+    return this.rare?.body;
+  }
+
+  set body(body: unknown) {
+    // Only a request that has a body to parse gets here (a GET is never parsed): none made for the rest.
+    if (body !== undefined || this.rare !== undefined) this.more.body = body;
+  }
+
+  /** @internal The files of a multipart body (see {@link getFiles}). */
+  get files(): UploadedFile[] {
+    return this.rare?.files ?? NO_FILES;
+  }
+
+  set files(files: UploadedFile[]) {
+    if (files !== NO_FILES || this.rare !== undefined) this.more.files = files;
   }
 
   /** @internal Set by the `session()` middleware. */
@@ -353,8 +368,10 @@ export class Request {
    * ```
    */
   parseBody<T = unknown>(): Promise<T> {
-    this.bodyRead ??= readRequestBody(this);
-    return this.bodyRead as Promise<T>;
+    const rare = this.more;
+    // Every `parseBody()` call shares the one read.
+    rare.bodyRead ??= readRequestBody(this);
+    return rare.bodyRead as Promise<T>;
   }
 
   /**
@@ -477,6 +494,10 @@ class RequestRare {
   /** `r.path` when it is not `r.url` (a query, an escape, a trailing slash). */
   path: string | undefined = undefined;
   bodyOptions: RouteOptions | undefined = undefined;
+  /** The body read, once begun, and what it parsed. */
+  bodyRead: Promise<unknown> | undefined = undefined;
+  body: unknown = undefined;
+  files: UploadedFile[] | undefined = undefined;
   controller: AbortController | undefined = undefined;
   context: Context | undefined = undefined;
   cookies: RequestCookie | undefined = undefined;
