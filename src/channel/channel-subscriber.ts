@@ -133,15 +133,16 @@ class Backlog {
   replay: Replay | null = null;
 }
 
-// Bits of Subscriber.flags.
+// Bits of Subscriber.flags, above its state (the three lowest).
+const STATE_MASK = 7;
 /** Its socket is corked until the channel's tick ends. */
-const CORKED = 1;
+const CORKED = 8;
 /** Waiting for {@link Subscriber.judge}. */
-const SUSPECTED = 2;
+const SUSPECTED = 16;
 /** A `drain` listener is waiting. */
-const DRAIN_WAITING = 4;
+const DRAIN_WAITING = 32;
 /** Two bits for why it is being ended: the index into {@link END_REASONS}. */
-const END_SHIFT = 3;
+const END_SHIFT = 6;
 const END_MASK = 3 << END_SHIFT;
 const END_REASONS: readonly (SubscriptionEnd | undefined)[] = [
   undefined,
@@ -160,9 +161,8 @@ export class Subscriber {
   readonly stream: EventStream;
   /** Position in the channel's array, for O(1) removal. */
   index = -1;
-  state: number = PENDING;
-  /** {@link CORKED}, {@link SUSPECTED}, {@link DRAIN_WAITING} and the end reason: one field, not five. */
-  private flags = 0;
+  /** The state, {@link CORKED}, {@link SUSPECTED}, {@link DRAIN_WAITING} and the end reason: one field, not six. */
+  private flags: number = PENDING;
   private readonly filter: ChannelFilter | undefined;
   private readonly owner: SubscriberOwner;
   private readonly socket: Socket | null;
@@ -180,6 +180,15 @@ export class Subscriber {
     this.resolveDone = settings.resolveDone;
     // The subscriber itself is the stream's end listener (streamEnded): no closure per subscriber.
     stream.onEnd(this);
+  }
+
+  /** {@link LIVE}, {@link PENDING}, {@link ENDED} or one of the other states. */
+  get state(): number {
+    return this.flags & STATE_MASK;
+  }
+
+  set state(state: number) {
+    this.flags = (this.flags & ~STATE_MASK) | state;
   }
 
   /** Why it is being ended, when the channel or policy ends it (set before the stream closes). */
