@@ -75,7 +75,10 @@ export interface SubscriberOwner {
 export interface SubscriberSettings {
   readonly filter: ChannelFilter | undefined;
   readonly socket: Socket | null;
-  /** Its body encoder's side of the channel's shared encoding (compress()), when it joined one. */
+  /**
+   * Its body encoder's side of the channel's shared encoding (compress()), when it joined one;
+   * only when `socket` is `null` (a compressed stream never takes the socket shortcut).
+   */
   readonly shared: SharedFrameWriter | null;
   /** Resolves the promise `subscribe()` returned: the subscriber keeps this, not the promise too. */
   readonly resolveDone: (reason: SubscriptionEnd) => void;
@@ -144,6 +147,8 @@ const DRAIN_WAITING = 32;
 /** Two bits for why it is being ended: the index into {@link END_REASONS}. */
 const END_SHIFT = 6;
 const END_MASK = 3 << END_SHIFT;
+/** Its output is a body encoder's side of the channel's shared encoding, not a socket. */
+const VIA_SHARED = 256;
 const END_REASONS: readonly (SubscriptionEnd | undefined)[] = [
   undefined,
   'overflow',
@@ -165,8 +170,11 @@ export class Subscriber {
   private flags: number = PENDING;
   private readonly filter: ChannelFilter | undefined;
   private readonly owner: SubscriberOwner;
-  private readonly socket: Socket | null;
-  private readonly shared: SharedFrameWriter | null;
+  /**
+   * The socket frames go straight to, or (with {@link VIA_SHARED}) its body encoder's side of the
+   * channel's shared encoding, or `null`: the channel never gives it both, so one field holds either.
+   */
+  private readonly out: Socket | SharedFrameWriter | null;
   private readonly resolveDone: (reason: SubscriptionEnd) => void;
   /** Made the first time it is needed (see {@link Backlog}); kept from then on. */
   private backlog: Backlog | null = null;
@@ -175,8 +183,10 @@ export class Subscriber {
     this.owner = owner;
     this.stream = stream;
     this.filter = settings.filter;
-    this.socket = settings.socket;
-    this.shared = settings.shared;
+    if (settings.shared !== null) {
+      this.out = settings.shared;
+      this.flags |= VIA_SHARED;
+    } else this.out = settings.socket;
     this.resolveDone = settings.resolveDone;
     // The subscriber itself is the stream's end listener (streamEnded): no closure per subscriber.
     stream.onEnd(this);
@@ -189,6 +199,14 @@ export class Subscriber {
 
   set state(state: number) {
     this.flags = (this.flags & ~STATE_MASK) | state;
+  }
+
+  private get socket(): Socket | null {
+    return (this.flags & VIA_SHARED) === 0 ? (this.out as Socket | null) : null;
+  }
+
+  private get shared(): SharedFrameWriter | null {
+    return (this.flags & VIA_SHARED) !== 0 ? (this.out as SharedFrameWriter) : null;
   }
 
   /** Why it is being ended, when the channel or policy ends it (set before the stream closes). */
