@@ -28,6 +28,7 @@ class ResponseRare {
   endReason: EndReason | undefined = undefined;
   filePending: Promise<void> | undefined = undefined;
   onCommit: (() => void) | undefined = undefined;
+  bodyEncoder: BodyEncoder | undefined = undefined;
   drainWait: DrainWait | undefined = undefined;
   /**
    * The socket `flush()` may write pre-built chunks to (see `chunked-socket.ts`): `undefined`
@@ -103,6 +104,19 @@ export class Response {
   eventStream: EventStream | undefined = undefined;
   /** What few responses use (see {@link ResponseRare}), made the first time one of them is set. */
   private rare: ResponseRare | undefined = undefined;
+  private headerView: ResponseHeader | undefined = undefined;
+
+  constructor(request: Request, raw: ServerResponse) {
+    this.request = request;
+    this.raw = raw;
+  }
+
+  /** {@link rare}, made now if there is none. */
+  private get more(): ResponseRare {
+    this.rare ??= new ResponseRare();
+    return this.rare;
+  }
+
   /**
    * What the body passes through on its way to the socket (`compress()` sets one), or
    * `undefined` for bytes as they are. Set it before the response commits: it is asked once, at
@@ -116,18 +130,12 @@ export class Response {
    * });
    * ```
    */
-  bodyEncoder: BodyEncoder | undefined = undefined;
-  private headerView: ResponseHeader | undefined = undefined;
-
-  constructor(request: Request, raw: ServerResponse) {
-    this.request = request;
-    this.raw = raw;
+  get bodyEncoder(): BodyEncoder | undefined {
+    return this.rare?.bodyEncoder;
   }
 
-  /** {@link rare}, made now if there is none. */
-  private get more(): ResponseRare {
-    this.rare ??= new ResponseRare();
-    return this.rare;
+  set bodyEncoder(encoder: BodyEncoder | undefined) {
+    if (encoder !== undefined || this.rare !== undefined) this.more.bodyEncoder = encoder;
   }
 
   /**
