@@ -109,6 +109,7 @@ export class Request {
     return this.rare?.bodyOptions;
   }
 
+  /** @internal */
   set bodyOptions(options: RouteOptions | undefined) {
     // Set on every routed request, and `undefined` for most routes: nothing to make then.
     if (options !== undefined || this.rare !== undefined) this.more.bodyOptions = options;
@@ -119,6 +120,7 @@ export class Request {
     return this.rare?.body;
   }
 
+  /** @internal */
   set body(body: unknown) {
     // Only a request that has a body to parse gets here (a GET is never parsed): none made for the rest.
     if (body !== undefined || this.rare !== undefined) this.more.body = body;
@@ -129,6 +131,7 @@ export class Request {
     return this.rare?.files ?? NO_FILES;
   }
 
+  /** @internal */
   set files(files: UploadedFile[]) {
     if (files !== NO_FILES || this.rare !== undefined) this.more.files = files;
   }
@@ -138,6 +141,7 @@ export class Request {
     return this.rare?.sessionState;
   }
 
+  /** @internal */
   set sessionState(state: Session | undefined) {
     this.more.sessionState = state;
   }

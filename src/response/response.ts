@@ -155,6 +155,7 @@ export class Response {
     return this.rare?.filePending;
   }
 
+  /** @internal */
   set filePending(sending: Promise<void> | undefined) {
     if (sending !== undefined || this.rare !== undefined) this.more.filePending = sending;
   }
@@ -168,6 +169,7 @@ export class Response {
     return this.rare?.onCommit;
   }
 
+  /** @internal */
   set onCommit(hook: (() => void) | undefined) {
     if (hook !== undefined || this.rare !== undefined) this.more.onCommit = hook;
   }
