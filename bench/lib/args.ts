@@ -30,8 +30,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only LIST          suites: sse,http,route,stream (default all); route is the realistic route
                        (2 middlewares, a path parameter, a JSON POST) of sluice, hono and fastify
   --servers LIST       server names to run (default all): raw-write,raw-socket,sluice,sluice-send,better-sse,hono,fastify;
-                       sluice-res-write (the Channel's socket shortcut off), sluice-no-await (the
-                       Channel route returning the subscription, as README.md writes it), sluice-returned and
+                       sluice-res-write (the Channel's socket shortcut off), sluice-returned and
                        sluice-validated (hello-JSON without and with schemas), sluice-dist (the
                        built package, as users run it; built when dist/ is missing) only when named
   --http-connections C wrk (or autocannon) connections (default 100)
