@@ -126,6 +126,16 @@ export class Request {
     if (body !== undefined || this.rare !== undefined) this.more.body = body;
   }
 
+  /** @internal The body read, once begun: every `parseBody()` call shares it. */
+  get bodyRead(): Promise<unknown> | undefined {
+    return this.rare?.bodyRead;
+  }
+
+  /** @internal */
+  set bodyRead(read: Promise<unknown> | undefined) {
+    if (read !== undefined || this.rare !== undefined) this.more.bodyRead = read;
+  }
+
   /** @internal The files of a multipart body (see {@link getFiles}). */
   get files(): UploadedFile[] {
     return this.rare?.files ?? NO_FILES;
@@ -372,10 +382,8 @@ export class Request {
    * ```
    */
   parseBody<T = unknown>(): Promise<T> {
-    const rare = this.more;
-    // Every `parseBody()` call shares the one read.
-    rare.bodyRead ??= readRequestBody(this);
-    return rare.bodyRead as Promise<T>;
+    this.bodyRead ??= readRequestBody(this);
+    return this.bodyRead as Promise<T>;
   }
 
   /**
