@@ -1,8 +1,10 @@
 // What one idle SSE connection holds on the V8 heap, by constructor: a heap snapshot of each server
 // before and after N idle SSE clients, diffed and divided by N (issue #15, target 2).
 //
-//   npx tsx bench/heap-diff.ts --servers raw-write,sluice,sluice-send --clients 2000 [--top 25] [--keep 1]
-// (--keep 1 leaves the snapshots in the temp directory, to open in Chrome's DevTools)
+//   npx tsx bench/heap-diff.ts --servers raw-write,sluice,sluice-send --clients 2000 [--top 25] [--keep 1] [--warmup 200]
+// (--keep 1 leaves the snapshots in the temp directory, to open in Chrome's DevTools; --warmup N
+// first opens and closes N connections, so the code V8 compiles for the first ones, a one-off cost
+// that the default run divides among the N clients, is in both snapshots)
 //
 // Each server runs in its own process (as in `bench/run.ts`); the clients are raw sockets in this
 // one, so none of their objects land in the server's snapshot. Prints, per server, heap and RSS per
@@ -21,6 +23,7 @@ for (let i = 2; i + 1 < process.argv.length; i += 2) {
 const servers = (args.get('servers') ?? 'raw-write,sluice').split(',');
 const clients = Number(args.get('clients') ?? 2000);
 const top = Number(args.get('top') ?? 25);
+const warmup = Number(args.get('warmup') ?? 0);
 
 interface Counts {
   bytes: Map<string, number>;
@@ -116,20 +119,31 @@ async function openClients(port: number, n: number): Promise<Socket[]> {
   return sockets;
 }
 
+/** Polls the server's subscriber count until `done` accepts it. */
+async function waitForCount(server: Server, done: (n: number) => boolean): Promise<void> {
+  for (;;) {
+    const { n } = await server.ask<{ n: number }>({ op: 'count' });
+    if (done(n)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const results: { name: string; heap: number; rss: number; counts: Counts }[] = [];
 for (const name of servers) {
   const server = new Server(name);
   const port = await server.port;
+  if (warmup > 0) {
+    const warm = await openClients(port, warmup);
+    await waitForCount(server, (n) => n >= warmup);
+    for (const s of warm) s.destroy();
+    await waitForCount(server, (n) => n === 0);
+  }
   const before = join(tmpdir(), `heap-${name}-before.heapsnapshot`);
   const after = join(tmpdir(), `heap-${name}-after.heapsnapshot`);
   const m0 = await server.ask<Memory>({ op: 'memory' });
   await server.ask({ op: 'snapshot', file: before });
   const sockets = await openClients(port, clients);
-  for (;;) {
-    const { n } = await server.ask<{ n: number }>({ op: 'count' });
-    if (n >= clients) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitForCount(server, (n) => n >= clients);
   const m1 = await server.ask<Memory>({ op: 'memory' });
   await server.ask({ op: 'snapshot', file: after });
   for (const s of sockets) s.destroy();

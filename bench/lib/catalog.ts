@@ -108,6 +108,15 @@ export const SERVERS: readonly ServerEntry[] = [
     optIn: true,
   },
   {
+    name: 'sluice-no-await',
+    label: 'sluice, Channel route returning the subscription (README form)',
+    file: file('sluice-no-await'),
+    sse: true,
+    http: false,
+    stream: false,
+    optIn: true,
+  },
+  {
     name: 'sluice-res-write',
     label: 'sluice, socket shortcut off',
     file: file('sluice-res-write'),

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import { socketIsCaughtUp } from '../response/chunked-socket.ts';
-import type { Response } from '../response/response.ts';
 import type { SharedFrameWriter } from '../response/response-encoder.ts';
 import type { EventStream } from '../sse/event-stream.ts';
 import { type ChannelRecord, compareIds, type ReplayResult, type Wire } from './channel-adapter.ts';
@@ -75,10 +74,14 @@ export interface SubscriberOwner {
 /** Settings fixed when a subscriber joins (copied into it: the object is not kept). */
 export interface SubscriberSettings {
   readonly filter: ChannelFilter | undefined;
-  readonly lastEventId: string | undefined;
   readonly socket: Socket | null;
-  /** Its body encoder's side of the channel's shared encoding (compress()), when it joined one. */
+  /**
+   * Its body encoder's side of the channel's shared encoding (compress()), when it joined one;
+   * only when `socket` is `null` (a compressed stream never takes the socket shortcut).
+   */
   readonly shared: SharedFrameWriter | null;
+  /** Resolves the promise `subscribe()` returned: the subscriber keeps this, not the promise too. */
+  readonly resolveDone: (reason: SubscriptionEnd) => void;
 }
 
 // States as small integers: the hot path compares one field with a constant.
@@ -114,6 +117,46 @@ interface Replay {
 }
 
 /**
+ * What a subscriber needs only once it falls behind, joins while events arrive, replays or
+ * catches up: one object made then. An idle subscriber in a broadcast holds none, and each of
+ * these as a field of its own cost every subscriber 8 bytes for as long as it lives.
+ */
+class Backlog {
+  queue: (ChannelRecord | undefined)[] | null = null;
+  queueHead = 0;
+  /** Bytes in the queue. */
+  queued = 0;
+  droppedSince = 0;
+  lastDroppedId = '';
+  skipThrough: string | undefined = undefined;
+  onDrain: (() => void) | undefined = undefined;
+  /** The largest frame that filled the socket since the last judgement: it does not count against the cap. */
+  largestPending = 0;
+  /** Its replay while {@link REPLAYING}. */
+  replay: Replay | null = null;
+}
+
+// Bits of Subscriber.flags, above its state (the three lowest).
+const STATE_MASK = 7;
+/** Its socket is corked until the channel's tick ends. */
+const CORKED = 8;
+/** Waiting for {@link Subscriber.judge}. */
+const SUSPECTED = 16;
+/** A `drain` listener is waiting. */
+const DRAIN_WAITING = 32;
+/** Two bits for why it is being ended: the index into {@link END_REASONS}. */
+const END_SHIFT = 6;
+const END_MASK = 3 << END_SHIFT;
+/** Its output is a body encoder's side of the channel's shared encoding, not a socket. */
+const VIA_SHARED = 256;
+const END_REASONS: readonly (SubscriptionEnd | undefined)[] = [
+  undefined,
+  'overflow',
+  'error',
+  'channel-closed',
+];
+
+/**
  * @internal One stream subscribed to a channel: its write path, its queue and
  * its overflow policy. Nothing here allocates per event on the fast path,
  * and nothing holds a timer; a listener (on the socket's `drain`) exists
@@ -121,55 +164,79 @@ interface Replay {
  */
 export class Subscriber {
   readonly stream: EventStream;
-  readonly done: Promise<SubscriptionEnd>;
   /** Position in the channel's array, for O(1) removal. */
   index = -1;
-  state: number = PENDING;
-  /** Why it is being ended, when the channel or policy ends it (set before the stream closes). */
-  endReason: SubscriptionEnd | undefined = undefined;
-  /** Events dropped for it by `drop-oldest`, in total. */
-  dropped = 0;
+  /** The state, {@link CORKED}, {@link SUSPECTED}, {@link DRAIN_WAITING} and the end reason: one field, not six. */
+  private flags: number = PENDING;
   private readonly filter: ChannelFilter | undefined;
-  /** The id it joined with, for the reset event when it cannot be honoured. */
-  private readonly lastEventId: string | undefined;
   private readonly owner: SubscriberOwner;
-  private readonly response: Response;
-  private readonly socket: Socket | null;
-  private readonly shared: SharedFrameWriter | null;
-  private resolveDone!: (reason: SubscriptionEnd) => void;
-  private queue: (ChannelRecord | undefined)[] | null = null;
-  private queueHead = 0;
-  private queued = 0;
-  private droppedSince = 0;
-  private lastDroppedId = '';
-  private skipThrough: string | undefined = undefined;
-  private onDrain: (() => void) | undefined = undefined;
-  private drainWaiting = false;
-  private isCorked = false;
-  private suspected = false;
-  /** The largest frame that filled the socket since the last judgement: it does not count against the cap. */
-  private largestPending = 0;
-  /** Its replay while {@link REPLAYING}: one object made only then, not four fields in every subscriber. */
-  private replay: Replay | null = null;
+  /**
+   * The socket frames go straight to, or (with {@link VIA_SHARED}) its body encoder's side of the
+   * channel's shared encoding, or `null`: the channel never gives it both, so one field holds either.
+   */
+  private readonly out: Socket | SharedFrameWriter | null;
+  private readonly resolveDone: (reason: SubscriptionEnd) => void;
+  /** Made the first time it is needed (see {@link Backlog}); kept from then on. */
+  private backlog: Backlog | null = null;
 
   constructor(owner: SubscriberOwner, stream: EventStream, settings: SubscriberSettings) {
     this.owner = owner;
     this.stream = stream;
     this.filter = settings.filter;
-    this.lastEventId = settings.lastEventId;
-    this.response = stream.response;
-    this.socket = settings.socket;
-    this.shared = settings.shared;
-    this.done = new Promise((resolve) => {
-      this.resolveDone = resolve;
-    });
+    if (settings.shared !== null) {
+      this.out = settings.shared;
+      this.flags |= VIA_SHARED;
+    } else this.out = settings.socket;
+    this.resolveDone = settings.resolveDone;
     // The subscriber itself is the stream's end listener (streamEnded): no closure per subscriber.
     stream.onEnd(this);
+  }
+
+  /** {@link LIVE}, {@link PENDING}, {@link ENDED} or one of the other states. */
+  get state(): number {
+    return this.flags & STATE_MASK;
+  }
+
+  set state(state: number) {
+    this.flags = (this.flags & ~STATE_MASK) | state;
+  }
+
+  private get socket(): Socket | null {
+    return (this.flags & VIA_SHARED) === 0 ? (this.out as Socket | null) : null;
+  }
+
+  private get shared(): SharedFrameWriter | null {
+    return (this.flags & VIA_SHARED) !== 0 ? (this.out as SharedFrameWriter) : null;
+  }
+
+  /** Why it is being ended, when the channel or policy ends it (set before the stream closes). */
+  get endReason(): SubscriptionEnd | undefined {
+    return END_REASONS[(this.flags & END_MASK) >> END_SHIFT];
+  }
+
+  set endReason(reason: 'overflow' | 'error' | 'channel-closed') {
+    this.flags = (this.flags & ~END_MASK) | (END_REASONS.indexOf(reason) << END_SHIFT);
+  }
+
+  /** Its {@link Backlog}, made now if it has none. */
+  private get slow(): Backlog {
+    this.backlog ??= new Backlog();
+    return this.backlog;
+  }
+
+  /** Whether it is `owner`'s and not removed yet. */
+  ownedBy(owner: SubscriberOwner): boolean {
+    return this.owner === owner && this.state !== ENDED;
   }
 
   /** The stream ended (client gone, `es.close()`, shutdown, or the policy's destroy): leave the channel. */
   streamEnded(): void {
     this.owner.remove(this, this.endReason ?? 'closed');
+  }
+
+  /** Bytes waiting in its queue. */
+  private get queued(): number {
+    return this.backlog === null ? 0 : this.backlog.queued;
   }
 
   /** Bytes written to it that its client has not taken yet, plus what waits in its queue. */
@@ -219,19 +286,20 @@ export class Subscriber {
   /** Writes one event, straight to the socket when nothing can tell; `false`: the socket is full. */
   private write(wire: Wire): boolean {
     // The response was ended (close(), shutdown): the socket may already serve the next request.
-    const raw = this.response.raw;
+    const response = this.stream.response;
+    const raw = response.raw;
     if (raw.writableEnded) return true;
     const socket = this.socket;
     let ok: boolean;
     // Bytes the response still holds (a notice, a heartbeat, the handler's own send) go first.
     if (socket !== null && socketIsCaughtUp(raw, socket)) {
       // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
-      if (this.owner.batching && !this.isCorked) {
+      if (this.owner.batching && (this.flags & CORKED) === 0) {
         socket.cork();
-        this.isCorked = true;
+        this.flags |= CORKED;
         this.owner.corked(this);
       }
-      this.response.written += wire.frame.length;
+      response.written += wire.frame.length;
       this.owner.socketWrites++;
       ok = socket.write(wire.chunk);
     } else {
@@ -247,17 +315,17 @@ export class Subscriber {
    * whatever the replay already covered, then goes live. A replay is written
    * in slices (see {@link replaySlice}); until it ends, live events wait.
    */
-  handOver(result: ReplayResult | undefined, headId: string): void {
+  handOver(result: ReplayResult | undefined, headId: string, lastEventId: string | undefined): void {
     if (this.state !== PENDING) return;
     if (result === undefined) {
       this.goLive(headId, headId, cursorFrame(headId));
     } else if (result.reset !== undefined) {
-      this.goLive(result.lastId, headId, resetFrame(result.reset, result.lastId, this.lastEventId));
+      this.goLive(result.lastId, headId, resetFrame(result.reset, result.lastId, lastEventId));
     } else if (result.records.length === 0) {
       this.goLive(result.lastId, headId, undefined);
     } else {
       this.state = REPLAYING;
-      this.replay = { records: result.records, at: 0, last: result.lastId, head: headId };
+      this.slow.replay = { records: result.records, at: 0, last: result.lastId, head: headId };
       this.replaySlice();
     }
   }
@@ -269,7 +337,7 @@ export class Subscriber {
    * never reads holds one high-water mark of it, not all of it.
    */
   private replaySlice(): void {
-    const replay = this.replay;
+    const replay = this.backlog?.replay ?? null;
     if (replay === null || this.state !== REPLAYING) return;
     const records = replay.records;
     const end = Math.min(records.length, replay.at + REPLAY_SLICE);
@@ -288,7 +356,7 @@ export class Subscriber {
       socket?.uncork();
     }
     if (replay.at >= records.length) {
-      this.replay = null;
+      this.slow.replay = null;
       this.goLive(replay.last, replay.head, undefined);
     } else if (ok) setImmediate(Subscriber.nextSlice, this);
     else this.waitForDrain();
@@ -308,8 +376,8 @@ export class Subscriber {
    * was held meanwhile and came after `last`, the newest event the client has.
    */
   private goLive(last: string, headId: string, frame: Buffer | undefined): void {
-    const held = this.queue;
-    const heldFrom = this.queueHead;
+    const held = this.backlog?.queue ?? null;
+    const heldFrom = this.backlog?.queueHead ?? 0;
     this.clearQueue();
     this.state = LIVE;
     if (frame !== undefined) this.writeOwn(frame);
@@ -319,7 +387,7 @@ export class Subscriber {
     const newest = held === null || held.length === heldFrom ? undefined : (held.at(-1) as ChannelRecord);
     if (newest !== undefined && compareIds(newest.id, head) > 0) head = newest.id;
     if (compareIds(last, head) > 0) {
-      this.skipThrough = last;
+      this.slow.skipThrough = last;
       if (this.state === LIVE) this.state = CATCHING_UP;
     }
     if (held === null) return;
@@ -331,7 +399,7 @@ export class Subscriber {
 
   /** Called when the tick that corked its socket ends, whether or not it is still subscribed. */
   uncork(): void {
-    this.isCorked = false;
+    this.flags &= ~CORKED;
     this.socket?.uncork();
   }
 
@@ -347,21 +415,24 @@ export class Subscriber {
   release(reason: SubscriptionEnd): void {
     this.state = ENDED;
     this.clearQueue();
-    this.replay = null;
-    this.stream.offEnd(this);
-    if (this.drainWaiting && this.socket !== null && this.onDrain !== undefined) {
-      this.socket.off('drain', this.onDrain);
+    const backlog = this.backlog;
+    if (backlog !== null) {
+      backlog.replay = null;
+      if ((this.flags & DRAIN_WAITING) !== 0 && this.socket !== null && backlog.onDrain !== undefined) {
+        this.socket.off('drain', backlog.onDrain);
+      }
     }
-    this.drainWaiting = false;
+    this.stream.offEnd(this);
+    this.flags &= ~DRAIN_WAITING;
     this.resolveDone(reason);
   }
 
   /** Every state but LIVE: skip what was replayed already, then write or queue. */
   private pushSlow(record: ChannelRecord): void {
-    const skip = this.skipThrough;
+    const skip = this.backlog?.skipThrough;
     if (skip !== undefined && this.state !== ENDED) {
       if (compareIds(record.id, skip) <= 0) return;
-      this.skipThrough = undefined;
+      this.slow.skipThrough = undefined;
       if (this.state === CATCHING_UP) this.state = LIVE;
     }
     if (this.state === LIVE) this.push(record);
@@ -377,8 +448,9 @@ export class Subscriber {
    */
   private full(frameLength: number): void {
     // Closed or closing: the abort listener removes it; nothing to decide.
-    if (this.stream.isClosed || this.response.raw.destroyed || this.socket?.destroyed === true) return;
-    if (frameLength > this.largestPending) this.largestPending = frameLength;
+    if (this.stream.isClosed || this.stream.response.raw.destroyed || this.socket?.destroyed === true) return;
+    const backlog = this.slow;
+    if (frameLength > backlog.largestPending) backlog.largestPending = frameLength;
     if (this.owner.dropOldest && this.state !== CONGESTED) {
       this.state = CONGESTED;
       this.waitForDrain();
@@ -387,8 +459,8 @@ export class Subscriber {
   }
 
   private suspectMe(): void {
-    if (this.suspected) return;
-    this.suspected = true;
+    if ((this.flags & SUSPECTED) !== 0) return;
+    this.flags |= SUSPECTED;
     this.owner.suspect(this);
   }
 
@@ -400,9 +472,10 @@ export class Subscriber {
    * bigger than `maxBuffered` cannot disconnect a client that keeps up.
    */
   judge(): void {
-    this.suspected = false;
-    const slack = this.largestPending;
-    this.largestPending = 0;
+    this.flags &= ~SUSPECTED;
+    const slow = this.slow;
+    const slack = slow.largestPending;
+    slow.largestPending = 0;
     if (this.state === ENDED || this.stream.isClosed) return;
     const max = this.owner.maxBuffered + slack;
     // A replay keeps at most one high-water mark in the socket by itself (it waits for drain):
@@ -425,15 +498,16 @@ export class Subscriber {
   private hold(record: ChannelRecord): void {
     if (this.state === ENDED) return;
     const length = wireOf(record).frame.length;
-    let queue = this.queue;
+    const backlog = this.slow;
+    let queue = backlog.queue;
     if (queue === null) {
       queue = [];
-      this.queue = queue;
+      backlog.queue = queue;
     }
     queue.push(record);
-    this.queued += length;
+    backlog.queued += length;
     const max = this.owner.maxBuffered;
-    if (this.queued - length > max) {
+    if (backlog.queued - length > max) {
       // While joining, the queue must stay whole: the hand-over de-duplicates
       // it against the replay, and a gap cut into it could not be reported in
       // order. A join that falls that far behind starts over instead.
@@ -441,51 +515,54 @@ export class Subscriber {
         this.overflow();
         return;
       }
-      while (this.queued > max && this.heldCount() > 1) this.dropFirst();
+      while (backlog.queued > max && this.heldCount() > 1) this.dropFirst();
     }
     this.suspectMe();
   }
 
   private heldCount(): number {
-    return this.queue === null ? 0 : this.queue.length - this.queueHead;
+    const backlog = this.backlog;
+    return backlog === null || backlog.queue === null ? 0 : backlog.queue.length - backlog.queueHead;
   }
 
   /** Drops the oldest queued record (compacting the array now and then, so keep no reference to it). */
   private dropFirst(): void {
-    const queue = this.queue as (ChannelRecord | undefined)[];
-    const old = queue[this.queueHead] as ChannelRecord;
-    queue[this.queueHead++] = undefined;
-    this.queued -= wireOf(old).frame.length;
-    this.lastDroppedId = old.id;
-    this.droppedSince++;
-    this.dropped++;
+    const backlog = this.slow;
+    const queue = backlog.queue as (ChannelRecord | undefined)[];
+    const old = queue[backlog.queueHead] as ChannelRecord;
+    queue[backlog.queueHead++] = undefined;
+    backlog.queued -= wireOf(old).frame.length;
+    backlog.lastDroppedId = old.id;
+    backlog.droppedSince++;
     this.owner.droppedEvents++;
-    if (this.queueHead >= 1024 && this.queueHead * 2 >= queue.length) {
-      this.queue = queue.slice(this.queueHead);
-      this.queueHead = 0;
+    if (backlog.queueHead >= 1024 && backlog.queueHead * 2 >= queue.length) {
+      backlog.queue = queue.slice(backlog.queueHead);
+      backlog.queueHead = 0;
     }
   }
 
   private waitForDrain(): void {
-    if (this.drainWaiting) return;
-    this.drainWaiting = true;
-    this.onDrain ??= () => {
-      this.drainWaiting = false;
+    if ((this.flags & DRAIN_WAITING) !== 0) return;
+    this.flags |= DRAIN_WAITING;
+    const backlog = this.slow;
+    backlog.onDrain ??= () => {
+      this.flags &= ~DRAIN_WAITING;
       if (this.state === CONGESTED) this.flush();
       else if (this.state === REPLAYING) this.replaySlice();
     };
-    if (this.socket !== null) this.socket.once('drain', this.onDrain);
-    else void this.stream.drained().then(this.onDrain);
+    if (this.socket !== null) this.socket.once('drain', backlog.onDrain);
+    else void this.stream.drained().then(backlog.onDrain);
   }
 
   /** The socket drained: tell the client what it lost, then send what waited, until full again. */
   private flush(): void {
-    const held = this.queue;
-    const heldFrom = this.queueHead;
-    const dropped = this.droppedSince;
+    const backlog = this.slow;
+    const held = backlog.queue;
+    const heldFrom = backlog.queueHead;
+    const dropped = backlog.droppedSince;
     this.clearQueue();
-    this.state = this.skipThrough === undefined ? LIVE : CATCHING_UP;
-    this.droppedSince = dropped;
+    this.state = backlog.skipThrough === undefined ? LIVE : CATCHING_UP;
+    backlog.droppedSince = dropped;
     this.noticeDrops();
     if (held === null) return;
     // push() re-queues everything from the first write that fills the socket again.
@@ -497,10 +574,12 @@ export class Subscriber {
    * the gap. If the socket is full the count stays, and the next flush sends it.
    */
   private noticeDrops(): void {
-    const dropped = this.droppedSince;
+    const backlog = this.backlog;
+    if (backlog === null) return;
+    const dropped = backlog.droppedSince;
     if (dropped === 0 || !this.writable()) return;
-    this.droppedSince = 0;
-    this.writeOwn(resetFrame('dropped', this.lastDroppedId, undefined, dropped));
+    backlog.droppedSince = 0;
+    this.writeOwn(resetFrame('dropped', backlog.lastDroppedId, undefined, dropped));
   }
 
   /** Writes a frame of its own (cursor, reset) through the stream, subject to the same policy. */
@@ -523,9 +602,11 @@ export class Subscriber {
   }
 
   private clearQueue(): void {
-    this.queue = null;
-    this.queueHead = 0;
-    this.queued = 0;
-    this.droppedSince = 0;
+    const backlog = this.backlog;
+    if (backlog === null) return;
+    backlog.queue = null;
+    backlog.queueHead = 0;
+    backlog.queued = 0;
+    backlog.droppedSince = 0;
   }
 }

@@ -173,7 +173,8 @@ export class Channel {
   private readonly socketShortcut: boolean;
   // A dense array for the fan-out loop; the map finds a stream's subscriber.
   private readonly subs: Subscriber[] = [];
-  private readonly byStream = new Map<EventStream, Subscriber>();
+  /** Subscribers not yet removed (`subs` may still hold removed ones during a fan-out). */
+  private count = 0;
   private headId = '';
   private published = 0;
   private opened = false;
@@ -236,7 +237,7 @@ export class Channel {
    * ```
    */
   get size(): number {
-    return this.byStream.size;
+    return this.count;
   }
 
   /**
@@ -306,7 +307,7 @@ export class Channel {
    * ```
    */
   subscribe(stream: EventStream, options: SubscribeOptions = {}): Promise<SubscriptionEnd> {
-    if (this.byStream.has(stream)) {
+    if (this.subscriberOf(stream) !== undefined) {
       throw new InvalidArgumentError('stream', 'is already subscribed to this channel');
     }
     const filter = options.filter;
@@ -321,13 +322,17 @@ export class Channel {
     }
     if (stream.isClosed) return Promise.resolve('closed');
     const socket = this.socketShortcut ? chunkedSocketOf(stream.response) : null;
+    let resolveDone!: (reason: SubscriptionEnd) => void;
+    const done = new Promise<SubscriptionEnd>((resolve) => {
+      resolveDone = resolve;
+    });
     const sub = new Subscriber(this, stream, {
       filter,
-      lastEventId,
       socket,
       shared: socket === null ? (stream.response.bodyEncoder?.joinGroup?.(this.encodingGroup) ?? null) : null,
+      resolveDone,
     });
-    this.byStream.set(stream, sub);
+    this.count++;
     sub.index = this.subs.push(sub) - 1;
     if (this.opened) this.join(sub, lastEventId);
     else
@@ -335,7 +340,7 @@ export class Channel {
         () => this.join(sub, lastEventId),
         (err: unknown) => sub.fail(err),
       );
-    return sub.done;
+    return done;
   }
 
   /**
@@ -349,7 +354,7 @@ export class Channel {
    * ```
    */
   unsubscribe(stream: EventStream): boolean {
-    const sub = this.byStream.get(stream);
+    const sub = this.subscriberOf(stream);
     if (sub === undefined) return false;
     this.remove(sub, 'unsubscribed');
     return true;
@@ -364,7 +369,15 @@ export class Channel {
    * ```
    */
   has(stream: EventStream): boolean {
-    return this.byStream.has(stream);
+    return this.subscriberOf(stream) !== undefined;
+  }
+
+  /**
+   * Its subscriber of `stream`, found among the stream's end listeners: a map from stream to
+   * subscriber cost every subscribed stream an entry (~30-60 B with the table's slack).
+   */
+  private subscriberOf(stream: EventStream): Subscriber | undefined {
+    return stream.endListener((fn): fn is Subscriber => fn instanceof Subscriber && fn.ownedBy(this));
   }
 
   /**
@@ -379,7 +392,7 @@ export class Channel {
    * ```
    */
   pendingBytes(stream: EventStream): number | undefined {
-    return this.byStream.get(stream)?.pendingBytes();
+    return this.subscriberOf(stream)?.pendingBytes();
   }
 
   /**
@@ -392,7 +405,7 @@ export class Channel {
    */
   stats(): ChannelStats {
     return {
-      subscribers: this.byStream.size,
+      subscribers: this.count,
       published: this.published,
       droppedEvents: this.droppedEvents,
       overflowed: this.overflowed,
@@ -430,7 +443,7 @@ export class Channel {
   remove(sub: Subscriber, reason: SubscriptionEnd): void {
     if (sub.state === ENDED) return;
     sub.release(reason);
-    this.byStream.delete(sub.stream);
+    this.count--;
     if (this.fanning) {
       this.needsCompaction = true;
       return;
@@ -448,7 +461,7 @@ export class Channel {
   private join(sub: Subscriber, lastEventId: string | undefined): void {
     if (sub.state !== PENDING) return;
     if (lastEventId === undefined) {
-      sub.handOver(undefined, this.headId);
+      sub.handOver(undefined, this.headId, undefined);
       return;
     }
     let result: MaybePromise<ReplayResult>;
@@ -459,11 +472,11 @@ export class Channel {
       return;
     }
     if (!isPromise(result)) {
-      sub.handOver(result, this.headId);
+      sub.handOver(result, this.headId, lastEventId);
       return;
     }
     result.then(
-      (r) => sub.handOver(r, this.headId),
+      (r) => sub.handOver(r, this.headId, lastEventId),
       (err: unknown) => sub.fail(err),
     );
   }

@@ -51,7 +51,15 @@ export class Request {
    * this string: a group's middleware runs for every request its routes match, however the
    * client spelled the path.
    */
-  readonly path: string;
+  get path(): string {
+    const url = this.url;
+    // Most targets have no query and no escape: their path is the url's own string, and worth no field.
+    const kept = this.rare?.path;
+    if (kept !== undefined) return kept;
+    const path = pathOf(url);
+    if (path !== url) this.more.path = path;
+    return path;
+  }
   /** The Node request: the escape hatch, and the unread body for types sluice does not parse. */
   readonly raw: IncomingMessage;
   /** The response to this request. */
@@ -67,20 +75,14 @@ export class Request {
    */
   private cursor: Middleware | readonly Handler[];
   /** @internal */ query: Record<string, unknown> = NO_PARAMS;
-  /** @internal */ body: unknown = undefined;
-  /** @internal */ files: UploadedFile[] = NO_FILES;
-  /** @internal The matched route's body settings (its own and its groups'), over the server's. */
-  bodyOptions: RouteOptions | undefined = undefined;
-  /** @internal The body read, once begun: every `parseBody()` call shares it. */
-  bodyRead: Promise<unknown> | undefined = undefined;
   /** @internal */ handlerResult: unknown = undefined;
   /**
    * The small state below (exited, gone and why, watched, accessLogged) as bits of one field: an
    * idle stream keeps its Request for as long as it lives, and six fields cost 40 bytes more.
    */
   private flags = 0;
-  private controller: AbortController | undefined = undefined;
-  private context: Context | undefined = undefined;
+  /** What few requests use (see {@link RequestRare}), made the first time one of them is set. */
+  private rare: RequestRare | undefined = undefined;
 
   constructor(
     server: Server,
@@ -92,9 +94,66 @@ export class Request {
     this.server = server;
     this.raw = raw;
     this.url = url;
-    this.path = pathOf(url);
     this.response = new Response(this, res);
     this.cursor = chain;
+  }
+
+  /** {@link rare}, made now if there is none. */
+  private get more(): RequestRare {
+    this.rare ??= new RequestRare();
+    return this.rare;
+  }
+
+  /** @internal The matched route's body settings (its own and its groups'), over the server's. */
+  get bodyOptions(): RouteOptions | undefined {
+    return this.rare?.bodyOptions;
+  }
+
+  /** @internal */
+  set bodyOptions(options: RouteOptions | undefined) {
+    // Set on every routed request, and `undefined` for most routes: nothing to make then.
+    if (options !== undefined || this.rare !== undefined) this.more.bodyOptions = options;
+  }
+
+  /** @internal The parsed body (see {@link getBody}). */
+  get body(): unknown {
+    return this.rare?.body;
+  }
+
+  /** @internal */
+  set body(body: unknown) {
+    // Only a request that has a body to parse gets here (a GET is never parsed): none made for the rest.
+    if (body !== undefined || this.rare !== undefined) this.more.body = body;
+  }
+
+  /** @internal The body read, once begun: every `parseBody()` call shares it. */
+  get bodyRead(): Promise<unknown> | undefined {
+    return this.rare?.bodyRead;
+  }
+
+  /** @internal */
+  set bodyRead(read: Promise<unknown> | undefined) {
+    if (read !== undefined || this.rare !== undefined) this.more.bodyRead = read;
+  }
+
+  /** @internal The files of a multipart body (see {@link getFiles}). */
+  get files(): UploadedFile[] {
+    return this.rare?.files ?? NO_FILES;
+  }
+
+  /** @internal */
+  set files(files: UploadedFile[]) {
+    if (files !== NO_FILES || this.rare !== undefined) this.more.files = files;
+  }
+
+  /** @internal Set by the `session()` middleware. */
+  get sessionState(): Session | undefined {
+    return this.rare?.sessionState;
+  }
+
+  /** @internal */
+  set sessionState(state: Session | undefined) {
+    this.more.sessionState = state;
   }
 
   /** The cursor through the handler chain: `await r.middleware.next()`. */
@@ -135,12 +194,14 @@ export class Request {
    * never look at it.
    */
   get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
+    let controller = this.rare?.controller;
+    if (controller === undefined) {
+      controller = new AbortController();
+      this.more.controller = controller;
       this.watch();
-      if (this.gone) this.controller.abort(this.goneReason());
+      if (this.gone) controller.abort(this.goneReason());
     }
-    return this.controller.signal;
+    return controller.signal;
   }
 
   /**
@@ -165,8 +226,8 @@ export class Request {
     const stream = http2StreamOf(res);
     if (stream !== undefined) watchHttp2(this, stream);
     // `on`, not `once`: 'close' comes once, and once()'s wrapper costs three objects per request.
-    // The listener holds only the request: its context is all an idle stream pays for it.
-    else res.on('close', () => this.responseClosed());
+    // A bound method (48 B) rather than an arrow function, whose context an idle stream keeps too (96 B).
+    else res.on('close', this.responseClosed.bind(this));
     if (server.stopping) this.abort('shutdown');
     return true;
   }
@@ -187,11 +248,6 @@ export class Request {
   get headers(): IncomingHttpHeaders {
     return this.raw.headers;
   }
-
-  private cookies: RequestCookie | undefined = undefined;
-  private proxied: ProxyView | undefined = undefined;
-  /** @internal Set by the `session()` middleware. */
-  sessionState: Session | undefined = undefined;
 
   /**
    * The client's session, as GoFrame's `r.Session`; see {@link Session}. Needs the session
@@ -223,8 +279,9 @@ export class Request {
    * ```
    */
   get cookie(): RequestCookie {
-    this.cookies ??= new RequestCookie(this);
-    return this.cookies;
+    const rare = this.more;
+    rare.cookies ??= new RequestCookie(this);
+    return rare.cookies;
   }
 
   /**
@@ -239,14 +296,12 @@ export class Request {
    * ```
    */
   get ip(): string {
-    this.proxied ??= resolveProxy(this);
-    return this.proxied.ip;
+    return this.proxy.ip;
   }
 
   /** `'https'` when the connection is TLS, or a trusted proxy says the client used HTTPS; else `'http'`. */
   get protocol(): 'http' | 'https' {
-    this.proxied ??= resolveProxy(this);
-    return this.proxied.protocol;
+    return this.proxy.protocol;
   }
 
   /**
@@ -254,14 +309,21 @@ export class Request {
    * trusted proxy's `X-Forwarded-Host` (or `Forwarded: host=`); `undefined` when none was sent.
    */
   get host(): string | undefined {
-    this.proxied ??= resolveProxy(this);
-    return this.proxied.host;
+    return this.proxy.host;
+  }
+
+  /** What the trusted proxies say, worked out on first use. */
+  private get proxy(): ProxyView {
+    const rare = this.more;
+    rare.proxied ??= resolveProxy(this);
+    return rare.proxied;
   }
 
   /** The context of this request, for code that takes a `ctx`; see {@link requestFromCtx}. */
   get ctx(): Context {
-    this.context ??= createContext(this);
-    return this.context;
+    const rare = this.more;
+    rare.context ??= createContext(this);
+    return rare.context;
   }
 
   /**
@@ -364,7 +426,7 @@ export class Request {
     if (this.gone) return;
     this.gone = true;
     this.goneBecause = reason;
-    this.controller?.abort(this.goneReason());
+    this.rare?.controller?.abort(this.goneReason());
     this.response.requestGone(reason);
   }
 
@@ -433,6 +495,26 @@ export class Request {
     e.name = 'AbortError';
     return e;
   }
+}
+
+/**
+ * The parts of a request that few requests use, in one object made the first time one is set: an
+ * idle stream keeps its Request for as long as it lives, and each of these as a field of its own
+ * cost every request 8 bytes.
+ */
+class RequestRare {
+  /** `r.path` when it is not `r.url` (a query, an escape, a trailing slash). */
+  path: string | undefined = undefined;
+  bodyOptions: RouteOptions | undefined = undefined;
+  /** The body read, once begun, and what it parsed. */
+  bodyRead: Promise<unknown> | undefined = undefined;
+  body: unknown = undefined;
+  files: UploadedFile[] | undefined = undefined;
+  controller: AbortController | undefined = undefined;
+  context: Context | undefined = undefined;
+  cookies: RequestCookie | undefined = undefined;
+  proxied: ProxyView | undefined = undefined;
+  sessionState: Session | undefined = undefined;
 }
 
 // Bits of Request.flags: exit() sets 1, exitAll() 1 and 2.

@@ -18,6 +18,24 @@ const COMMITTED = 1;
 /** `Response.state`: writes resolve false from now on (`stopWrites()`). */
 const WRITES_STOPPED = 2;
 const TEXT = 'text/plain; charset=utf-8';
+
+/**
+ * The parts of a response that few responses use, in one object made the first time one is set:
+ * an idle stream keeps its Response for as long as it lives, and each of these as a field of its
+ * own cost every response 8 bytes.
+ */
+class ResponseRare {
+  endReason: EndReason | undefined = undefined;
+  filePending: Promise<void> | undefined = undefined;
+  onCommit: (() => void) | undefined = undefined;
+  bodyEncoder: BodyEncoder | undefined = undefined;
+  drainWait: DrainWait | undefined = undefined;
+  /**
+   * The socket `flush()` may write pre-built chunks to (see `chunked-socket.ts`): `undefined`
+   * until the head is rendered and it is looked up, `null` when every flush goes through `res.write`.
+   */
+  flushSocket: Socket | null | undefined = undefined;
+}
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -84,23 +102,21 @@ export class Response {
   private state = 0;
   /** @internal The SSE stream opened by `sse()`, so an error after it began can be reported in-band. */
   eventStream: EventStream | undefined = undefined;
-  /**
-   * @internal Why the server ended or stopped the response, recorded once by whoever decided it:
-   * the first cause is the true one (a cut after an error closes the socket, which would otherwise
-   * read as the client leaving). Unset when the socket's state tells: see {@link endedBecause}.
-   */
-  endReason: EndReason | undefined = undefined;
-  /**
-   * @internal A file `serveFile()` is still sending: the end of the handler chain waits for it,
-   * so a `serveFile()` that was not awaited still owns the response until the file is out.
-   */
-  filePending: Promise<void> | undefined = undefined;
-  /**
-   * @internal Called once when `flush()`, `sse()`, a returned stream or a served file commits the
-   * response, before any byte is written: the session middleware saves a changed session then,
-   * rather than when a long stream ends. It must not throw.
-   */
-  onCommit: (() => void) | undefined = undefined;
+  /** What few responses use (see {@link ResponseRare}), made the first time one of them is set. */
+  private rare: ResponseRare | undefined = undefined;
+  private headerView: ResponseHeader | undefined = undefined;
+
+  constructor(request: Request, raw: ServerResponse) {
+    this.request = request;
+    this.raw = raw;
+  }
+
+  /** {@link rare}, made now if there is none. */
+  private get more(): ResponseRare {
+    this.rare ??= new ResponseRare();
+    return this.rare;
+  }
+
   /**
    * What the body passes through on its way to the socket (`compress()` sets one), or
    * `undefined` for bytes as they are. Set it before the response commits: it is asked once, at
@@ -114,18 +130,48 @@ export class Response {
    * });
    * ```
    */
-  bodyEncoder: BodyEncoder | undefined = undefined;
-  private headerView: ResponseHeader | undefined = undefined;
-  private drainWait: DrainWait | undefined = undefined;
-  /**
-   * The socket `flush()` may write pre-built chunks to (see `chunked-socket.ts`): `undefined`
-   * until the head is rendered and it is looked up, `null` when every flush goes through `res.write`.
-   */
-  private flushSocket: Socket | null | undefined = undefined;
+  get bodyEncoder(): BodyEncoder | undefined {
+    return this.rare?.bodyEncoder;
+  }
 
-  constructor(request: Request, raw: ServerResponse) {
-    this.request = request;
-    this.raw = raw;
+  set bodyEncoder(encoder: BodyEncoder | undefined) {
+    if (encoder !== undefined || this.rare !== undefined) this.more.bodyEncoder = encoder;
+  }
+
+  /**
+   * @internal Why the server ended or stopped the response, recorded once by whoever decided it:
+   * the first cause is the true one (a cut after an error closes the socket, which would otherwise
+   * read as the client leaving). Unset when the socket's state tells: see {@link endedBecause}.
+   */
+  get endReason(): EndReason | undefined {
+    return this.rare?.endReason;
+  }
+
+  /**
+   * @internal A file `serveFile()` is still sending: the end of the handler chain waits for it,
+   * so a `serveFile()` that was not awaited still owns the response until the file is out.
+   */
+  get filePending(): Promise<void> | undefined {
+    return this.rare?.filePending;
+  }
+
+  /** @internal */
+  set filePending(sending: Promise<void> | undefined) {
+    if (sending !== undefined || this.rare !== undefined) this.more.filePending = sending;
+  }
+
+  /**
+   * @internal Called once when `flush()`, `sse()`, a returned stream or a served file commits the
+   * response, before any byte is written: the session middleware saves a changed session then,
+   * rather than when a long stream ends. It must not throw.
+   */
+  get onCommit(): (() => void) | undefined {
+    return this.rare?.onCommit;
+  }
+
+  /** @internal */
+  set onCommit(hook: (() => void) | undefined) {
+    if (hook !== undefined || this.rare !== undefined) this.more.onCommit = hook;
   }
 
   /** The response headers; changing them after commit throws. Made on first use. */
@@ -355,10 +401,11 @@ export class Response {
       this.request.watch();
       this.commit();
     }
-    let socket = this.flushSocket;
+    let socket = this.rare?.flushSocket;
     if (socket === undefined && raw.headersSent) {
       // Once, when the head is rendered (by the first flush): what holds for the stream's life.
-      socket = this.flushSocket = carriesBody(raw) ? chunkedSocketOf(this) : null;
+      socket = carriesBody(raw) ? chunkedSocketOf(this) : null;
+      this.more.flushSocket = socket;
     }
     // The shortcut es.send() takes: one pre-built chunk straight to the socket, under the same guards.
     if (socket != null && !raw.writableEnded && socket.writable && socketTakesFlush(raw, socket)) {
@@ -399,13 +446,15 @@ export class Response {
     const raw = this.raw;
     if (raw.destroyed || raw.writableEnded || this.stopped) return FALSE;
     if (!(socket === undefined ? raw.writableNeedDrain : socket.writableNeedDrain)) return TRUE;
-    if (this.drainWait === undefined || this.drainWait.settled) {
+    let wait = this.rare?.drainWait;
+    if (wait === undefined || wait.settled) {
       // Only a blocked writer gets here: now a shutdown must be able to reach it, so it is watched.
       this.request.watch();
       if (this.stopped) return FALSE;
-      this.drainWait = new DrainWait(raw, socket);
+      wait = new DrainWait(raw, socket);
+      this.more.drainWait = wait;
     }
-    return this.drainWait.promise;
+    return wait.promise;
   }
 
   /**
@@ -414,10 +463,12 @@ export class Response {
    * and releases every write waiting for a `drain` that may never come.
    */
   stopWrites(reason: EndReason | undefined): void {
-    if (reason !== undefined) this.endReason ??= reason;
+    if (reason !== undefined) this.more.endReason ??= reason;
     this.state |= WRITES_STOPPED;
-    const wait = this.drainWait;
-    this.drainWait = undefined;
+    const rare = this.rare;
+    if (rare === undefined) return;
+    const wait = rare.drainWait;
+    rare.drainWait = undefined;
     wait?.settle(false);
   }
 
@@ -433,7 +484,8 @@ export class Response {
    * closed under us: the client left, or the shutdown cut it).
    */
   endedBecause(): EndReason {
-    if (this.endReason !== undefined) return this.endReason;
+    const reason = this.rare?.endReason;
+    if (reason !== undefined) return reason;
     if (this.raw.writableFinished) return 'complete';
     return this.request.server.stopping ? 'shutdown' : 'client';
   }

@@ -112,13 +112,25 @@ function runOnly(ctx: Server, r: Request): void {
   // stream's end keeps this waiting for as long as the stream lives. Other thenables and values
   // to pipe take the async path, whose `await` is what step() does.
   if (out instanceof Promise) {
-    // The callbacks close over `r` alone (the server is `r.server`): an idle stream keeps them.
-    out.then(
-      (value: unknown) => handlerReturned(r.server, r, value),
-      (e: unknown) => handlerFailed(r.server, r, e),
-    );
+    // An idle stream keeps these for its life: two functions bound to `r` (48 B each) cost
+    // less than two closures and the context they share (56 B each and 40 B).
+    out.then(ONLY.returned.bind(r), ONLY.failed.bind(r));
   } else handlerReturned(ctx, r, out);
 }
+
+/**
+ * `runOnly`'s callbacks for a promise's `then()`, bound to the request. Methods, not function
+ * declarations: tsx's esbuild (keepNames) redefines a declared function's `name`, and `bind()`
+ * of such a function gives each bound copy a property dictionary (~256 B).
+ */
+const ONLY = {
+  returned(this: Request, value: unknown): void {
+    handlerReturned(this.server, this, value);
+  },
+  failed(this: Request, e: unknown): void {
+    handlerFailed(this.server, this, e);
+  },
+};
 
 /** The rest of `runOnly` once the handler returned `out`. Never throws. */
 function handlerReturned(ctx: Server, r: Request, out: unknown): void {

@@ -47,6 +47,9 @@ function callEndListener(fn: EndListener): void {
   else fn.streamEnded();
 }
 
+/** What an ended stream's end listeners are: whether it ended, without a field of its own. */
+const ENDED: EndListener = Object.freeze({ streamEnded(): void {} });
+
 const DEFAULT_HEARTBEAT = 15_000;
 /**
  * @internal The head of a stream when nothing was set before `sse()`: the same names, values and
@@ -101,11 +104,13 @@ export class EventStream {
   // The signal, the `closed` promise and the end listeners are made on first use: a broadcast
   // server holds thousands of idle streams, and an AbortController with a listener on it costs
   // more memory than the rest of a stream together.
-  private ended = false;
   private controller: AbortController | undefined = undefined;
   private closedPromise: Promise<void> | undefined = undefined;
   private resolveClosed: (() => void) | undefined = undefined;
-  /** One listener as it is (the usual: a channel's subscriber, or the request's end); an array from the second. */
+  /**
+   * One listener as it is (the usual: a channel's subscriber, or the request's end); an array from
+   * the second; {@link ENDED} once the stream has ended (a field, not a boolean beside it).
+   */
   private endListeners: EndListener | EndListener[] | undefined = undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** Where `send()` may write pre-built chunks (see `chunked-socket.ts`), or `null`: through the response. */
@@ -192,7 +197,11 @@ export class EventStream {
    * ```
    */
   get isClosed(): boolean {
-    return this.ended;
+    return this.endListeners === ENDED;
+  }
+
+  private get ended(): boolean {
+    return this.endListeners === ENDED;
   }
 
   /** @internal Why the stream ended (the response's reason), once it has. */
@@ -257,9 +266,22 @@ export class EventStream {
     else this.endListeners = [list, fn];
   }
 
+  /**
+   * @internal The first end listener `match` accepts: a channel finds its subscriber of this
+   * stream here, rather than in a map of its own that cost every subscribed stream an entry.
+   */
+  endListener<T extends EndListener>(match: (fn: EndListener) => fn is T): T | undefined {
+    const list = this.endListeners;
+    if (list === undefined || list === ENDED) return undefined;
+    if (!Array.isArray(list)) return match(list) ? list : undefined;
+    for (const fn of list) if (match(fn)) return fn;
+    return undefined;
+  }
+
   /** @internal Undoes {@link onEnd}. */
   offEnd(fn: EndListener): void {
     const list = this.endListeners;
+    if (list === ENDED) return;
     if (list === fn) {
       this.endListeners = undefined;
       return;
@@ -449,12 +471,11 @@ export class EventStream {
   private end(): void {
     if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    if (this.ended) return;
-    this.ended = true;
+    const listeners = this.endListeners;
+    if (listeners === ENDED) return;
+    this.endListeners = ENDED;
     this.controller?.abort();
     this.resolveClosed?.();
-    const listeners = this.endListeners;
-    this.endListeners = undefined;
     if (listeners === undefined) return;
     if (!Array.isArray(listeners)) callEndListener(listeners);
     else for (const fn of listeners) callEndListener(fn);
