@@ -53,11 +53,14 @@ export class Request {
    */
   get path(): string {
     const url = this.url;
-    // Most targets have no query and no escape: their path is the url's own string, and worth no field.
+    // Most targets have no query and no escape: their path is the url's own string, and worth no
+    // field; a bit says so, so that a second read does not scan the url again.
+    if ((this.flags & PATH_IS_URL) !== 0) return url;
     const kept = this.rare?.path;
     if (kept !== undefined) return kept;
     const path = pathOf(url);
     if (path !== url) this.more.path = path;
+    else this.flags |= PATH_IS_URL;
     return path;
   }
   /** The Node request: the escape hatch, and the unread body for types sluice does not parse. */
@@ -527,6 +530,8 @@ const ACCESS_LOGGED = 64;
 /** The one-handler path entered / left its handler while no cursor existed (see `Request.enterOnly`). */
 const ONLY_ENTERED = 128;
 const ONLY_LEFT = 256;
+/** `path` was computed and is the url itself. */
+const PATH_IS_URL = 512;
 
 /**
  * HTTP/2: the stream's own 'close' (Node's compatibility response misses some resets). A reset by
