@@ -1,5 +1,5 @@
 import { NextCalledTwiceError } from '../errors.ts';
-import { isPlainData, pipeReturned } from '../sse/pipe-returned.ts';
+import { isStreamable, pipeReturned } from '../sse/pipe-returned.ts';
 import type { Request } from './request.ts';
 
 /**
@@ -234,15 +234,11 @@ export class Middleware {
 /** The settled result of a step that finished synchronously, shared by every such step. */
 const DONE: Promise<void> = Promise.resolve();
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/** @internal A promise or another thenable: what a handler's result is awaited for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
   );
-}
-
-/** A returned value `pipeReturned` would stream (objects only: a string can never be one). */
-function isStreamable(value: unknown): value is object {
-  return typeof value === 'object' && value !== null && !isPlainData(value);
 }
 
 function streamOpen(r: Request): boolean {

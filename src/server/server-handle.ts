@@ -4,11 +4,11 @@ import { HttpError, UnsupportedReturnValueError } from '../errors.ts';
 import { Request } from '../request/request.ts';
 import { hasParsableBody } from '../request/request-body.ts';
 import { runWithRequest } from '../request/request-context.ts';
-import { type Handler, isExitSignal } from '../request/request-middleware.ts';
+import { type Handler, isExitSignal, isThenable } from '../request/request-middleware.ts';
 import { originForm } from '../request/request-path.ts';
 import type { Response } from '../response/response.ts';
 import { http2ResponseOf } from '../response/response-http2.ts';
-import { isPlainData, pipeReturned } from '../sse/pipe-returned.ts';
+import { isStreamable, pipeReturned } from '../sse/pipe-returned.ts';
 import type { Server } from './server.ts';
 import { describeThrown, loggable, oneLine } from './server-logger.ts';
 
@@ -134,7 +134,7 @@ const ONLY = {
 
 /** The rest of `runOnly` once the handler returned `out`. Never throws. */
 function handlerReturned(ctx: Server, r: Request, out: unknown): void {
-  if (isThenable(out) || (typeof out === 'object' && out !== null && !isPlainData(out))) {
+  if (isThenable(out) || isStreamable(out)) {
     void runOnlyAsync(ctx, r, out);
     return;
   }
@@ -175,7 +175,7 @@ async function runOnlyAsync(ctx: Server, r: Request, out: unknown): Promise<void
   try {
     const result = isThenable(out) ? await out : out;
     r.handlerResult = result;
-    if (typeof result === 'object' && result !== null && !isPlainData(result)) await pipeReturned(r, result);
+    if (isStreamable(result)) await pipeReturned(r, result);
   } catch (e) {
     handlerFailed(ctx, r, e);
     return;
@@ -232,12 +232,6 @@ function finishRequest(ctx: Server, r: Request): void {
       ctx.active--;
       failedToEnd(ctx, r, e);
     },
-  );
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
   );
 }
 

@@ -118,20 +118,17 @@ export async function pipeReturned(r: Request, value: unknown): Promise<void> {
 }
 
 /**
- * @internal Whether {@link pipeReturned} would leave `value` alone, told without calling it (it is
- * async, and would cost a returned `{ ... }` a microtask turn): an array, bytes, or a plain object
- * that is no tagged stream body and not iterable. `in` rather than listing the symbol keys: the
- * list would be an array made per returned object.
+ * @internal Whether {@link pipeReturned} would stream `value`, told without calling it (it is
+ * async, and would cost a returned `{ ... }` a microtask turn). Left alone: anything not an
+ * object, an array, bytes, and a plain object that is no tagged stream body and not iterable.
+ * `in` rather than listing the symbol keys: the list would be an array made per returned object.
  */
-export function isPlainData(value: object): boolean {
-  if (Array.isArray(value) || value instanceof Uint8Array) return true;
+export function isStreamable(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value) || value instanceof Uint8Array) return false;
   const proto = Object.getPrototypeOf(value);
-  return (
-    (proto === Object.prototype || proto === null) &&
-    !(STREAM_BODY in value) &&
-    !(Symbol.asyncIterator in value) &&
-    !(Symbol.iterator in value)
-  );
+  if (proto !== Object.prototype && proto !== null) return true;
+  return STREAM_BODY in value || Symbol.asyncIterator in value || Symbol.iterator in value;
 }
 
 const FetchResponse = globalThis.Response;
