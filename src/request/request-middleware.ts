@@ -175,7 +175,8 @@ export class Middleware {
         () => this.left(i),
         (e: unknown) => this.failed(i, e),
       );
-    if (isThenable(out) || (last && (isStreamable(out) || streamOpen(r)))) return this.stepAsync(i, out);
+    if (isThenable(out) || (last && (isStreamable(out) || r.response.openStream() !== undefined)))
+      return this.stepAsync(i, out);
     if (last) r.handlerResult = out;
     this.left(i);
     return DONE;
@@ -192,8 +193,8 @@ export class Middleware {
         if (isStreamable(result)) await pipeReturned(r, result);
         // An event stream the handler opened stays open after it returns (see `Response.sse`): the
         // middleware around it resumes when the stream ends, as if the handler had awaited it.
-        const es = r.response.eventStream;
-        if (es !== undefined && !es.isClosed) await es.closed;
+        const es = r.response.openStream();
+        if (es !== undefined) await es.closed;
       }
     } catch (e) {
       this.caught(i, e);
@@ -239,11 +240,6 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (
     typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
   );
-}
-
-function streamOpen(r: Request): boolean {
-  const es = r.response.eventStream;
-  return es !== undefined && !es.isClosed;
 }
 
 function noop(): void {}

@@ -207,6 +207,15 @@ export class Response {
   }
 
   /**
+   * @internal The stream `sse()` opened, while it is open: what the end of a request waits for
+   * (the stream outlives the handler) and what an error after it began is reported in.
+   */
+  openStream(): EventStream | undefined {
+    const es = this.eventStream;
+    return es !== undefined && !es.isClosed ? es : undefined;
+  }
+
+  /**
    * @internal The head `sse()` gave Node as one list when nothing was set before it: Node sends
    * such a head without keeping it, so `header.get()` reads it here (a middleware after `next()`
    * still sees `Content-Type: text/event-stream`).

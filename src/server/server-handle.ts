@@ -82,8 +82,8 @@ async function run(ctx: Server, r: Request): Promise<void> {
   try {
     // An event stream outlives the handler that opened it: it ends with es.close(), the client
     // leaving or a shutdown. Until then the request counts as running, so a shutdown waits for it.
-    const es = r.response.eventStream;
-    if (es !== undefined && !es.isClosed) await es.closed;
+    const es = r.response.openStream();
+    if (es !== undefined) await es.closed;
     // A promise only when an encoder compresses a large body off the event loop.
     const ending = r.response.finish();
     if (ending !== undefined) await ending;
@@ -205,8 +205,8 @@ async function finishAfterFile(ctx: Server, r: Request): Promise<void> {
  * otherwise the response is finished now (or when its encoder is done).
  */
 function endRequest(ctx: Server, r: Request): void {
-  const es = r.response.eventStream;
-  if (es !== undefined && !es.isClosed) {
+  const es = r.response.openStream();
+  if (es !== undefined) {
     es.onEnd(() => finishRequest(ctx, r));
     return;
   }
@@ -360,7 +360,8 @@ export function reportError(r: Request, e: unknown): void {
     if (status === 413) res.raw.setHeader('Connection', 'close');
     return;
   }
-  if (res.eventStream !== undefined && !res.eventStream.isClosed) res.eventStream.fail(e);
+  const es = res.openStream();
+  if (es !== undefined) es.fail(e);
   else {
     // Said first: the socket closing next would otherwise read as the client leaving.
     res.stopWrites('error');
