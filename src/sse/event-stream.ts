@@ -197,7 +197,7 @@ export class EventStream {
    * ```
    */
   get isClosed(): boolean {
-    return this.endListeners === ENDED;
+    return this.ended;
   }
 
   private get ended(): boolean {
