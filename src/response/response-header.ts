@@ -2,6 +2,13 @@ import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
 
 /**
+ * What the header view asks of its response; `writtenHead()` is a head given to Node as a list
+ * of names and values, which `getHeader()` cannot see. Not exported and not marked internal: the
+ * published declarations keep it, as the constructor's type names it.
+ */
+type HeaderOwner = { isCommitted(): boolean; writtenHead(): readonly string[] | undefined };
+
+/**
  * The response headers, as GoFrame's `r.Response.Header()`. Reads always
  * work; a change after the response was committed throws
  * {@link ResponseCommittedError} instead of being silently lost.
@@ -15,16 +22,9 @@ import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
  */
 export class ResponseHeader {
   /** @internal */ readonly raw: ServerResponse;
-  /**
-   * @internal What the view asks of its response; `writtenHead()` is a head given to Node as a
-   * list of names and values, which `getHeader()` cannot see.
-   */
-  readonly owner: { isCommitted(): boolean; writtenHead(): readonly string[] | undefined };
+  /** @internal */ readonly owner: HeaderOwner;
 
-  constructor(
-    raw: ServerResponse,
-    owner: { isCommitted(): boolean; writtenHead(): readonly string[] | undefined },
-  ) {
+  constructor(raw: ServerResponse, owner: HeaderOwner) {
     this.raw = raw;
     this.owner = owner;
   }
