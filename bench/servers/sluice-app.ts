@@ -19,20 +19,37 @@ async function bearerAuth(r: Sluice.Request): Promise<void> {
   await r.middleware.next();
 }
 
+/** How a variant of the bench's sluice server writes a route differently. */
+export interface SluiceBenchVariant {
+  /**
+   * Hello JSON by GoFrame's `writeJson()` rather than a returned object (`sluice-writejson.ts`):
+   * it sets the type before the body is known, and so takes Node's header map.
+   */
+  helloWriteJson?: boolean;
+  /**
+   * The Channel route as README.md writes it, `(r) => channel.subscribe(r.response.sse())`: the
+   * subscription returned, not awaited, so the handler keeps no suspended frame of its own
+   * (`sluice-no-await.ts`; heap-diff prices that `await` per idle connection).
+   */
+  subscribeReturned?: boolean;
+}
+
 /**
  * The bench's sluice server on `lib`: the TypeScript sources (`sluice.ts`, run through tsx like
  * every bench server) or the built package (`sluice-dist.ts`, what users run). Hello JSON is a
- * returned object, as the Fastify and Hono servers answer it; `helloWriteJson` answers it with
- * GoFrame's `writeJson()` instead (`sluice-writejson.ts`), which sets the type before the body
- * is known and so takes Node's header map.
+ * returned object, as the Fastify and Hono servers answer it; the Channel route awaits the
+ * subscription. `variant` changes one of them.
  */
-export function sluiceBench(lib: typeof Sluice, helloWriteJson = false): () => Promise<BenchServer> {
+export function sluiceBench(
+  lib: typeof Sluice,
+  variant: SluiceBenchVariant = {},
+): () => Promise<BenchServer> {
   const { Channel, HttpError, server, silentLogger } = lib;
   return async () => {
     const s = server('bench');
     s.setLogger(silentLogger).setAddress('127.0.0.1').setPort(0);
 
-    if (helloWriteJson) {
+    if (variant.helloWriteJson === true) {
       s.get('/hello', (r) => {
         r.response.writeJson({ hello: 'world' });
       });
@@ -60,9 +77,13 @@ export function sluiceBench(lib: typeof Sluice, helloWriteJson = false): () => P
       history: 1000,
       socketWrites: process.env.BENCH_SLUICE_SOCKET_WRITES !== '0',
     });
-    s.bindHandler('GET:/sse', async (r) => {
-      await channel.subscribe(r.response.sse({ heartbeat: 0 }));
-    });
+    if (variant.subscribeReturned === true) {
+      s.get('/sse', (r) => channel.subscribe(r.response.sse({ heartbeat: 0 })));
+    } else {
+      s.bindHandler('GET:/sse', async (r) => {
+        await channel.subscribe(r.response.sse({ heartbeat: 0 }));
+      });
+    }
 
     await s.start();
     const port = s.getListenedPort();

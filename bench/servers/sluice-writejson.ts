@@ -3,4 +3,4 @@
 import { runBenchServer } from './harness.ts';
 import { builtSluice, sluiceBench } from './sluice-app.ts';
 
-await runBenchServer(sluiceBench(await builtSluice(), true));
+await runBenchServer(sluiceBench(await builtSluice(), { helloWriteJson: true }));
