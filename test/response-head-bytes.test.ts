@@ -148,6 +148,37 @@ const HEADS: Record<string, string[]> = {
     'Connection: keep-alive',
     'Keep-Alive: timeout=5',
   ],
+  'GET /cors/mixed': [
+    'HTTP/1.1 200 OK',
+    'Vary: Origin',
+    'Vary: Accept',
+    'Access-Control-Allow-Origin: https://a.example',
+    'Cache-Control: no-store',
+    'Content-Type: application/json; charset=utf-8',
+    'Content-Length: 9',
+    'Date: <date>',
+    'Connection: keep-alive',
+    'Keep-Alive: timeout=5',
+  ],
+  'GET /mw/sized': [
+    'HTTP/1.1 200 OK',
+    'X-Request-Id: req-7',
+    'content-length: 5',
+    'X-After: yes',
+    'Content-Type: text/plain; charset=utf-8',
+    'Date: <date>',
+    'Connection: keep-alive',
+    'Keep-Alive: timeout=5',
+  ],
+  'GET /mw/deleted': [
+    'HTTP/1.1 201 Created',
+    'X-After: yes',
+    'Content-Type: application/json; charset=utf-8',
+    'Content-Length: 13',
+    'Date: <date>',
+    'Connection: keep-alive',
+    'Keep-Alive: timeout=5',
+  ],
   'GET /gz/small': [
     'HTTP/1.1 200 OK',
     'Content-Type: application/json; charset=utf-8',
@@ -207,10 +238,24 @@ test('the head of a buffered response is byte for byte what it was', async (t) =
       g.get('/write', (r) => {
         r.response.write('written');
       });
+      g.get('/sized', (r) => {
+        r.response.header.set('content-length', 5);
+        r.response.write('sized');
+      });
+      g.get('/deleted', (r) => {
+        r.response.header.delete('X-Request-Id');
+        r.response.status = 201;
+        return { deleted: 1 };
+      });
     });
     s.group('/cors', (g) => {
       g.middleware(cors({ origin: ['https://a.example'] }));
       g.get('/returned', () => ({ cors: true }));
+      // cors() sets its headers on Node's response; these join them through the header view.
+      g.get('/mixed', (r) => {
+        r.response.header.append('Vary', 'Accept').set('Cache-Control', 'no-store');
+        return { mix: 1 };
+      });
     });
     s.group('/gz', (g) => {
       g.middleware(compress({ threshold: 64 }));
@@ -237,6 +282,9 @@ test('the head of a buffered response is byte for byte what it was', async (t) =
     ['HEAD', '/mw/returned'],
     ['GET', '/mw/write'],
     ['GET', '/cors/returned', { Origin: 'https://a.example' }],
+    ['GET', '/cors/mixed', { Origin: 'https://a.example' }],
+    ['GET', '/mw/sized'],
+    ['GET', '/mw/deleted'],
     ['GET', '/gz/small', { 'Accept-Encoding': 'gzip' }],
     ['GET', '/gz/large', { 'Accept-Encoding': 'gzip' }],
   ];

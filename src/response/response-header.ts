@@ -7,6 +7,7 @@ import { InvalidArgumentError, ResponseCommittedError } from '../errors.ts';
  * published declarations keep it, as the constructor's type names it.
  */
 type HeaderOwner = { isCommitted(): boolean; writtenHead(): readonly string[] | undefined };
+type HeaderValue = string | number | readonly string[];
 
 /**
  * The response headers, as GoFrame's `r.Response.Header()`. Reads always
@@ -23,6 +24,20 @@ type HeaderOwner = { isCommitted(): boolean; writtenHead(): readonly string[] | 
 export class ResponseHeader {
   /** @internal */ readonly raw: ServerResponse;
   /** @internal */ readonly owner: HeaderOwner;
+  /**
+   * What was set here and not given to Node's own header map, as (lower-case name, name, value)
+   * triples in the order set: a buffered response hands them to one `writeHead` with its type and
+   * length (see `takeHead`), as Fastify sends its head, where `setHeader` would make Node build a
+   * dictionary-mode map, intern each name and walk the map again to render the head. Kept after
+   * the head went out, so reads still see what was sent.
+   */
+  private held: (string | HeaderValue)[] | undefined = undefined;
+  /**
+   * Whether changes go to Node's map: once the response's Node object was handed out (an
+   * escape hatch, a middleware, `send`) the held headers were moved there, and two stores would
+   * disagree on which change came last.
+   */
+  private direct = false;
 
   constructor(raw: ServerResponse, owner: HeaderOwner) {
     this.raw = raw;
@@ -34,7 +49,7 @@ export class ResponseHeader {
    * joined with a newline instead, since a cookie's own `Expires` holds a comma.
    */
   get(name: string): string | undefined {
-    const v = this.raw.getHeader(name) ?? this.sent(name);
+    const v = this.find(name) ?? this.raw.getHeader(name) ?? this.sent(name);
     if (v === undefined) return undefined;
     return Array.isArray(v) ? (name.toLowerCase() === 'set-cookie' ? v.join('\n') : v.join(', ')) : String(v);
   }
@@ -44,7 +59,8 @@ export class ResponseHeader {
     this.guard('set', name);
     checkName(name);
     checkValue(value);
-    this.raw.setHeader(name, value as OutgoingHttpHeader);
+    if (this.holding()) this.hold(name, value, false);
+    else this.raw.setHeader(name, value as OutgoingHttpHeader);
     return this;
   }
 
@@ -53,7 +69,8 @@ export class ResponseHeader {
     this.guard('append', name);
     checkName(name);
     checkValue(value);
-    this.raw.appendHeader(name, value as string | string[]);
+    if (this.holding()) this.hold(name, value, true);
+    else this.raw.appendHeader(name, value as string | string[]);
     return this;
   }
 
@@ -61,22 +78,91 @@ export class ResponseHeader {
   delete(name: string): this {
     this.guard('delete', name);
     checkName(name);
+    const held = this.held;
+    const at = held === undefined ? -1 : indexIn(held, name.toLowerCase());
+    if (at >= 0) held?.splice(at, 3);
     this.raw.removeHeader(name);
     return this;
   }
 
   /** Tells whether a header is set. */
   has(name: string): boolean {
-    return this.raw.hasHeader(name) || this.sent(name) !== undefined;
+    return this.find(name) !== undefined || this.raw.hasHeader(name) || this.sent(name) !== undefined;
   }
 
   /** All headers, names in lower case. */
   toObject(): Record<string, string | number | string[] | undefined> {
     const head = this.owner.writtenHead();
-    if (head === undefined) return { ...this.raw.getHeaders() };
-    const all: Record<string, string> = {};
-    for (let i = 0; i < head.length; i += 2) all[(head[i] as string).toLowerCase()] = head[i + 1] as string;
-    return all;
+    const all: Record<string, HeaderValue | undefined> = {};
+    if (head === undefined) Object.assign(all, this.raw.getHeaders());
+    else
+      for (let i = 0; i < head.length; i += 2) all[(head[i] as string).toLowerCase()] = head[i + 1] as string;
+    const held = this.held;
+    if (held !== undefined) for (let i = 0; i < held.length; i += 3) all[held[i] as string] = held[i + 2];
+    return all as Record<string, string | number | string[] | undefined>;
+  }
+
+  /**
+   * @internal Moves the held headers into Node's map, and from now on changes go there too: called
+   * whenever the response's Node object is read (`Response.raw`), so whoever reads or writes
+   * headers on it sees every header set here, in the order set.
+   */
+  release(): void {
+    if (this.direct) return;
+    this.direct = true;
+    const held = this.held;
+    if (held === undefined) return;
+    this.held = undefined;
+    for (let i = 0; i < held.length; i += 3) {
+      this.raw.setHeader(held[i + 1] as string, held[i + 2] as OutgoingHttpHeader);
+    }
+  }
+
+  /**
+   * @internal The held headers as the name/value list `writeHead` takes, with the buffered body's
+   * `type` and `length` when given (kept with them, for later reads); `undefined` when none are
+   * held. A committed response refuses changes, so the view is done holding.
+   */
+  takeHead(type: string | undefined, length: number | undefined): OutgoingHttpHeader[] | undefined {
+    const held = this.held;
+    if (held === undefined || this.direct) return undefined;
+    this.direct = true;
+    if (type !== undefined) held.push('content-type', 'Content-Type', type);
+    if (length !== undefined) held.push('content-length', 'Content-Length', length);
+    const head: OutgoingHttpHeader[] = [];
+    for (let i = 0; i < held.length; i += 3)
+      head.push(held[i + 1] as string, held[i + 2] as OutgoingHttpHeader);
+    return head;
+  }
+
+  /** A held header's value. */
+  private find(name: string): HeaderValue | undefined {
+    const held = this.held;
+    if (held === undefined) return undefined;
+    const at = indexIn(held, name.toLowerCase());
+    return at < 0 ? undefined : (held[at + 2] as HeaderValue);
+  }
+
+  /**
+   * Whether a change is held rather than made in Node's map: only while that map is empty (it
+   * stays so, as every other reader of Node's response goes through `release()` first), so the
+   * head keeps the order headers were set in, as Node's map would.
+   */
+  private holding(): boolean {
+    if (this.direct) return false;
+    if (this.held !== undefined || this.raw.getHeaderNames().length === 0) return true;
+    this.direct = true;
+    return false;
+  }
+
+  private hold(name: string, value: HeaderValue, append: boolean): void {
+    const lower = name.toLowerCase();
+    this.held ??= [];
+    const held = this.held;
+    const at = indexIn(held, lower);
+    if (at < 0) held.push(lower, name, value);
+    else if (!append) held[at + 2] = value;
+    else held[at + 2] = ([] as string[]).concat(held[at + 2] as string, value as string);
   }
 
   /** A header of a head Node was given as a list, which it sends without keeping (see `writtenHead`). */
@@ -93,6 +179,12 @@ export class ResponseHeader {
   private guard(verb: 'set' | 'append' | 'delete', name: string): void {
     if (this.owner.isCommitted()) throw new ResponseCommittedError(`${verb} header "${name}"`);
   }
+}
+
+/** Where the triple of a lower-case name starts in a held list, or -1. */
+function indexIn(held: readonly unknown[], lower: string): number {
+  for (let i = 0; i < held.length; i += 3) if (held[i] === lower) return i;
+  return -1;
 }
 
 /** RFC 9110 token characters: what Node accepts as a header name. */

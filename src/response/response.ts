@@ -91,7 +91,11 @@ function encodeNonAscii(url: string): string {
 export class Response {
   /** The request this response answers. */
   readonly request: Request;
-  /** @internal */ readonly raw: ServerResponse;
+  /**
+   * @internal Node's response, as it is: for what reads no header (its state, its writes) and for
+   * the code here that knows of the header view's held headers. Everything else reads `raw`.
+   */
+  readonly node: ServerResponse;
   /**
    * @internal What is buffered. {@link NO_CHUNKS} until the first write: a response that never
    * buffers (an event stream, for its whole life) holds no array of its own.
@@ -108,7 +112,17 @@ export class Response {
 
   constructor(request: Request, raw: ServerResponse) {
     this.request = request;
-    this.raw = raw;
+    this.node = raw;
+  }
+
+  /**
+   * @internal Node's response, holding every header set so far: the header view may hold the
+   * ones set through it until the end of a buffered response (see `ResponseHeader.takeHead`),
+   * and gives them to Node's map here, first, for whoever reads or writes headers on it.
+   */
+  get raw(): ServerResponse {
+    this.headerView?.release();
+    return this.node;
   }
 
   /** {@link rare}, made now if there is none. */
@@ -176,13 +190,13 @@ export class Response {
 
   /** The response headers; changing them after commit throws. Made on first use. */
   get header(): ResponseHeader {
-    this.headerView ??= new ResponseHeader(this.raw, this);
+    this.headerView ??= new ResponseHeader(this.node, this);
     return this.headerView;
   }
 
   /** The status code; setting it after commit throws {@link ResponseCommittedError}. */
   get status(): number {
-    return this.raw.statusCode;
+    return this.node.statusCode;
   }
 
   set status(code: number) {
@@ -190,12 +204,12 @@ export class Response {
     if (!Number.isInteger(code) || code < 100 || code > 999) {
       throw new InvalidArgumentError('status', 'must be an integer from 100 to 999', code);
     }
-    this.raw.statusCode = code;
+    this.node.statusCode = code;
   }
 
   /** Whether status and headers were sent. */
   get headersSent(): boolean {
-    return this.raw.headersSent;
+    return this.node.headersSent;
   }
 
   /**
@@ -203,7 +217,7 @@ export class Response {
    * stream or the raw writer): from then on status and headers are fixed.
    */
   isCommitted(): boolean {
-    return (this.state & COMMITTED) !== 0 || this.raw.headersSent;
+    return (this.state & COMMITTED) !== 0 || this.node.headersSent;
   }
 
   /**
@@ -221,7 +235,7 @@ export class Response {
    * still sees `Content-Type: text/event-stream`).
    */
   writtenHead(): readonly string[] | undefined {
-    if (this.eventStream === undefined || this.raw.getHeaderNames().length !== 0) return undefined;
+    if (this.eventStream === undefined || this.node.getHeaderNames().length !== 0) return undefined;
     return SSE_HEAD;
   }
 
@@ -242,7 +256,7 @@ export class Response {
    */
   isStreaming(): boolean {
     if (this.isCommitted()) return true;
-    const type = this.raw.getHeader('content-type');
+    const type = this.headerView?.get('content-type') ?? this.node.getHeader('content-type');
     return typeof type === 'string' && STREAM_TYPES.test(type);
   }
 
@@ -282,9 +296,7 @@ export class Response {
   /** Writes a value as JSON and sets `Content-Type: application/json` unless a type was already chosen. */
   writeJson(value: unknown): void {
     if (this.eventStream !== undefined) throw new RawWriteAfterSseError('writeJson()');
-    if (!this.isCommitted() && !this.raw.hasHeader('content-type')) {
-      this.raw.setHeader('Content-Type', JSON_TYPE);
-    }
+    if (!this.isCommitted() && !this.hasHeader('content-type')) this.header.set('Content-Type', JSON_TYPE);
     this.filling().push(JSON.stringify(value) ?? 'null');
   }
 
@@ -321,7 +333,7 @@ export class Response {
     if (content !== undefined) this.write(content);
     else if (this.chunks.length === 0 && code >= 200 && code !== 204 && code !== 304) {
       // statusMessage is only filled in when Node writes the head, so it is empty here.
-      this.filling().push(this.raw.statusMessage || STATUS_CODES[code] || String(code));
+      this.filling().push(this.node.statusMessage || STATUS_CODES[code] || String(code));
     }
   }
 
@@ -495,7 +507,7 @@ export class Response {
   endedBecause(): EndReason {
     const reason = this.rare?.endReason;
     if (reason !== undefined) return reason;
-    if (this.raw.writableFinished) return 'complete';
+    if (this.node.writableFinished) return 'complete';
     return this.request.server.stopping ? 'shutdown' : 'client';
   }
 
@@ -594,7 +606,7 @@ export class Response {
     }
     // The one moment a stream's encoding can still be chosen: its head has not left yet.
     const encoder = this.bodyEncoder;
-    if (encoder !== undefined && (this.raw.headersSent || !encoder.startStream(this))) {
+    if (encoder !== undefined && (this.node.headersSent || !encoder.startStream(this))) {
       this.bodyEncoder = undefined;
     }
   }
@@ -605,7 +617,7 @@ export class Response {
    * large one, which is when this returns a promise).
    */
   finish(): void | Promise<void> {
-    const raw = this.raw;
+    const raw = this.node;
     if (raw.writableEnded || raw.destroyed) return;
     const body = this.takeChunks();
     const encoder = this.bodyEncoder;
@@ -629,7 +641,7 @@ export class Response {
    * committed; `counted` is its size before any encoding, `type` its type unless one was set.
    */
   private endWith(body: string | Buffer, counted?: number, type?: string): void {
-    const raw = this.raw;
+    const raw = this.node;
     // Checked again: the client may have left while an encoder worked on the body.
     if (raw.writableEnded || raw.destroyed) return;
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
@@ -641,36 +653,49 @@ export class Response {
 
   /**
    * The head of a buffered body: the headers that were set, then its type (`type`, else text
-   * for a body without one) and its length. When neither was set, the two go to Node in one
-   * `writeHead` (as Fastify sends its head): with nothing set before, Node then skips the
-   * header map it builds on `setHeader` (a validation, a lower-cased name and an entry each,
-   * read back once when the head is rendered); headers set before are kept, first, as they
-   * were. Nothing runs between this and `end()`, so nothing else could read the two; the
-   * bytes are the same either way. HTTP/2 sets them: its `writeHead` sends HEADERS at once,
-   * which would split an empty body's END_STREAM into a frame of its own.
+   * for a body without one) and its length. Over HTTP/1 they go to Node in one `writeHead` (as
+   * Fastify sends its head) when the header view still holds what was set through it, or when
+   * nothing was set: Node then skips the header map it builds on `setHeader` (a validation, a
+   * lower-cased name and an entry each, read back once when the head is rendered); headers in
+   * that map stay, and those given here replace theirs. Nothing runs between this and `end()`, so
+   * nothing else could read them; the bytes are the same either way. HTTP/2 sets them: its
+   * `writeHead` sends HEADERS at once, which would split an empty body's END_STREAM into a frame
+   * of its own.
    */
   private sendHead(size: number, type: string | undefined): void {
-    const raw = this.raw;
+    const raw = this.node;
     const code = raw.statusCode;
     const hasBody = code !== 204 && code !== 304 && code >= 200;
-    const typed = raw.hasHeader('content-type');
-    const sized = !hasBody || raw.hasHeader('content-length');
+    const typed = this.hasHeader('content-type');
+    const sized = !hasBody || this.hasHeader('content-length');
     let contentType: string | undefined;
     if (!typed) contentType = type ?? (hasBody && size > 0 ? TEXT : undefined);
-    if (typed || sized || !(raw instanceof ServerResponse)) {
-      if (contentType !== undefined) raw.setHeader('Content-Type', contentType);
-      if (!sized) raw.setHeader('Content-Length', size);
-      return;
-    }
-    if (contentType === undefined) raw.writeHead(code, { 'Content-Length': size });
-    else raw.writeHead(code, { 'Content-Type': contentType, 'Content-Length': size });
+    if (raw instanceof ServerResponse) {
+      const head = this.headerView?.takeHead(contentType, sized ? undefined : size);
+      if (head !== undefined) {
+        raw.writeHead(code, head);
+        return;
+      }
+      if (!typed && !sized) {
+        if (contentType === undefined) raw.writeHead(code, { 'Content-Length': size });
+        else raw.writeHead(code, { 'Content-Type': contentType, 'Content-Length': size });
+        return;
+      }
+    } else this.headerView?.release();
+    if (contentType !== undefined) raw.setHeader('Content-Type', contentType);
+    if (!sized) raw.setHeader('Content-Length', size);
+  }
+
+  /** Whether a header is set, in Node's map or held by the header view, without making the view. */
+  private hasHeader(lower: string): boolean {
+    const view = this.headerView;
+    return view === undefined ? this.node.hasHeader(lower) : view.has(lower);
   }
 
   /** The type a buffered body without one is sent as, set early so an encoder can judge it. */
   private defaultType(body: string | Buffer): void {
-    const raw = this.raw;
-    if (body.length > 0 && carriesBody(raw) && !raw.hasHeader('content-type')) {
-      raw.setHeader('Content-Type', TEXT);
+    if (body.length > 0 && carriesBody(this.node) && !this.hasHeader('content-type')) {
+      this.header.set('Content-Type', TEXT);
     }
   }
 
