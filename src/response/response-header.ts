@@ -128,10 +128,14 @@ export class ResponseHeader {
     if (held === undefined || this.direct) return undefined;
     this.direct = true;
     if (type !== undefined) held.push('content-type', 'Content-Type', type);
-    if (length !== undefined) held.push('content-length', 'Content-Length', length);
-    const head: OutgoingHttpHeader[] = [];
-    for (let i = 0; i < held.length; i += 3)
-      head.push(held[i + 1] as string, held[i + 2] as OutgoingHttpHeader);
+    // A string, as Node would make of it: a number there sends Node's value check (a regex test
+    // per header) down its generic path, where all-string values stay on the fast one.
+    if (length !== undefined) held.push('content-length', 'Content-Length', `${length}`);
+    const head = new Array<OutgoingHttpHeader>((held.length / 3) * 2);
+    for (let i = 0, j = 0; i < held.length; i += 3, j += 2) {
+      head[j] = held[i + 1] as string;
+      head[j + 1] = held[i + 2] as OutgoingHttpHeader;
+    }
     return head;
   }
 
@@ -157,13 +161,17 @@ export class ResponseHeader {
 
   private hold(name: string, value: HeaderValue, append: boolean): void {
     const lower = name.toLowerCase();
-    this.held ??= [];
     const held = this.held;
-    const at = indexIn(held, lower);
-    if (at < 0) held.push(lower, name, value);
-    else if (!append) held[at + 2] = value;
-    else held[at + 2] = ([] as string[]).concat(held[at + 2] as string, value as string);
+    // The first header makes the list as a literal, where push() onto [] would grow it at once.
+    if (held === undefined) this.held = [lower, name, value];
+    else {
+      const at = indexIn(held, lower);
+      if (at < 0) held.push(lower, name, value);
+      else if (!append) held[at + 2] = value;
+      else held[at + 2] = ([] as string[]).concat(held[at + 2] as string, value as string);
+    }
   }
+
 
   /** A header of a head Node was given as a list, which it sends without keeping (see `writtenHead`). */
   private sent(name: string): string | undefined {

@@ -677,8 +677,8 @@ export class Response {
         return;
       }
       if (!typed && !sized) {
-        if (contentType === undefined) raw.writeHead(code, { 'Content-Length': size });
-        else raw.writeHead(code, { 'Content-Type': contentType, 'Content-Length': size });
+        if (contentType === undefined) raw.writeHead(code, { 'Content-Length': `${size}` });
+        else raw.writeHead(code, { 'Content-Type': contentType, 'Content-Length': `${size}` });
         return;
       }
     } else this.headerView?.release();
