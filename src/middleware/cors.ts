@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
+import type { ResponseHeader } from '../response/response-header.ts';
 
 /**
  * Which origins may read responses: `'*'` (any, without credentials), one origin
@@ -101,29 +102,31 @@ export function cors(options: CorsOptions = {}): (r: Request) => Promise<void> {
 
   return async (r) => {
     const requestOrigin = r.raw.headers.origin;
-    const res = r.response.raw;
-    if (varies) appendVary(res, 'Origin');
+    // Through the header view, not Node's response: a buffered answer's head then goes to Node in
+    // one writeHead (see ResponseHeader), and a handler's own headers join these in order.
+    const res = r.response.header;
+    if (varies) varyOn(res, 'Origin');
     // No Origin: not a CORS request (same-origin, curl, a server), so nothing more to say.
     if (requestOrigin === undefined) return passOn(r, varies);
     const allowed = await allowedOrigin(check, requestOrigin, r, credentials);
     const preflight = r.method === 'OPTIONS' && r.raw.headers['access-control-request-method'] !== undefined;
     if (allowed !== undefined) {
-      res.setHeader('Access-Control-Allow-Origin', allowed);
-      if (credentials) res.setHeader('Access-Control-Allow-Credentials', 'true');
+      res.set('Access-Control-Allow-Origin', allowed);
+      if (credentials) res.set('Access-Control-Allow-Credentials', 'true');
     }
     if (!preflight) {
       if (allowed !== undefined && exposeHeaders !== '')
-        res.setHeader('Access-Control-Expose-Headers', exposeHeaders);
+        res.set('Access-Control-Expose-Headers', exposeHeaders);
       return passOn(r, varies);
     }
     // A preflight is answered here, never passed on: the route may not accept OPTIONS at all.
     // A refused origin gets the same 204 without the Allow headers, which the browser reads as no.
     if (allowed !== undefined) {
-      res.setHeader('Access-Control-Allow-Methods', methods);
+      res.set('Access-Control-Allow-Methods', methods);
       const headers = allowHeaders ?? echoHeaders(r.raw.headers['access-control-request-headers']);
-      if (allowHeaders === undefined) appendVary(res, 'Access-Control-Request-Headers');
-      if (headers !== '') res.setHeader('Access-Control-Allow-Headers', headers);
-      if (maxAge > 0) res.setHeader('Access-Control-Max-Age', String(maxAge));
+      if (allowHeaders === undefined) varyOn(res, 'Access-Control-Request-Headers');
+      if (headers !== '') res.set('Access-Control-Allow-Headers', headers);
+      if (maxAge > 0) res.set('Access-Control-Max-Age', String(maxAge));
     }
     r.response.writeStatus(204);
   };
@@ -132,8 +135,12 @@ export function cors(options: CorsOptions = {}): (r: Request) => Promise<void> {
 async function passOn(r: Request, varies: boolean): Promise<void> {
   await r.middleware.next();
   // Again after the handler, which may have replaced Vary with its own (Accept-Encoding, say).
-  const res = r.response.raw;
-  if (varies && !res.headersSent) appendVary(res, 'Origin');
+  const res = r.response;
+  if (!varies || res.headersSent) return;
+  // Committed with its head not sent yet (a returned fetch Response without a body): the view
+  // refuses changes then, and Node's response is where that head is.
+  if (res.isCommitted()) appendVary(res.raw, 'Origin');
+  else varyOn(res.header, 'Origin');
 }
 
 function compileOrigin(origin: CorsOrigin): OriginCheck {
@@ -230,18 +237,26 @@ function tokenList(option: string, list: readonly string[]): string[] {
   return [...list];
 }
 
-/** @internal Adds a field to `Vary` unless it is there already (or `*` is), keeping whatever was set. */
+/** Adds a field to `Vary` unless it is there already (or `*` is), keeping whatever was set. */
+function varyOn(header: ResponseHeader, field: string): void {
+  const vary = varyWith(header.get('Vary'), field);
+  if (vary !== undefined) header.set('Vary', vary);
+}
+
+/** @internal {@link varyOn} on Node's response, for a response the header view no longer changes. */
 export function appendVary(res: ServerResponse, field: string): void {
-  const current = res.getHeader('Vary');
+  const vary = varyWith(res.getHeader('Vary'), field);
+  if (vary !== undefined) res.setHeader('Vary', vary);
+}
+
+/** The `Vary` value that adds `field` to `current`, or `undefined` when it is there already. */
+function varyWith(current: unknown, field: string): string | undefined {
   const text = Array.isArray(current) ? current.join(', ') : current === undefined ? '' : String(current);
-  if (text === '') {
-    res.setHeader('Vary', field);
-    return;
-  }
+  if (text === '') return field;
   const lower = field.toLowerCase();
   for (const part of text.split(',')) {
     const v = part.trim().toLowerCase();
-    if (v === '*' || v === lower) return;
+    if (v === '*' || v === lower) return undefined;
   }
-  res.setHeader('Vary', `${text}, ${field}`);
+  return `${text}, ${field}`;
 }

@@ -172,7 +172,6 @@ export class ResponseHeader {
     }
   }
 
-
   /** A header of a head Node was given as a list, which it sends without keeping (see `writtenHead`). */
   private sent(name: string): string | undefined {
     const head = this.owner.writtenHead();
