@@ -122,6 +122,37 @@ test('an sse() head after cors(), a session saved at commit and the handler: eve
   ]);
 });
 
+test('an sse() head after headers the header view holds (cors(), the handler): the same bytes as through Node', async (t) => {
+  const srv = await startServer((s) => {
+    s.use(cors({ origin: 'https://app.example', credentials: true }));
+    s.get('/held', (r) => {
+      r.response.header.set('x-Handler', 'yes').set('X-HANDLER', 'again');
+      r.response.header.set('Content-Length', '12').set('content-encoding', 'gzip');
+      r.response.header.set('content-type', 'text/plain').set('cache-control', 'no-store');
+      r.response.sse({ heartbeat: 0 });
+    });
+  });
+  t.after(() => srv.close());
+  const lines = headLines(
+    await rawExchange(srv.port, get('/held', 'Origin: https://app.example\r\n'), headDone),
+  );
+  // What the code before the view held headers sent (every header through Node's setHeader).
+  assert.deepEqual(lines, [
+    'HTTP/1.1 200 OK',
+    'Vary: Origin',
+    'Access-Control-Allow-Origin: https://app.example',
+    'Access-Control-Allow-Credentials: true',
+    'X-HANDLER: again',
+    'Content-Type: text/event-stream; charset=utf-8',
+    'Cache-Control: no-cache, no-transform',
+    'X-Accel-Buffering: no',
+    'Date: <date>',
+    'Connection: keep-alive',
+    'Keep-Alive: timeout=5',
+    'Transfer-Encoding: chunked',
+  ]);
+});
+
 test('an sse() head whose commit hook sets a header: between the type and the caching headers', async (t) => {
   const srv = await startServer((s) => {
     s.get('/hook', (r) => {

@@ -78,9 +78,7 @@ export class ResponseHeader {
   delete(name: string): this {
     this.guard('delete', name);
     checkName(name);
-    const held = this.held;
-    const at = held === undefined ? -1 : indexIn(held, name.toLowerCase());
-    if (at >= 0) held?.splice(at, 3);
+    this.drop(name.toLowerCase());
     this.raw.removeHeader(name);
     return this;
   }
@@ -139,6 +137,25 @@ export class ResponseHeader {
     return head;
   }
 
+  /**
+   * @internal {@link takeHead} for an event stream's head: its headers (`head`, a name/value list)
+   * replace the held ones of their names, and a held length or encoding, which described a body
+   * of the handler's own, goes: what `setHeader`/`removeHeader` would have left in Node's map.
+   */
+  takeStreamHead(head: readonly string[]): OutgoingHttpHeader[] | undefined {
+    if (this.held === undefined || this.direct) return undefined;
+    this.drop('content-length');
+    this.drop('content-encoding');
+    for (let i = 0; i < head.length; i += 2) this.hold(head[i] as string, head[i + 1] as string, false);
+    return this.takeHead(undefined, undefined);
+  }
+
+  private drop(lower: string): void {
+    const held = this.held;
+    const at = held === undefined ? -1 : indexIn(held, lower);
+    if (at >= 0) held?.splice(at, 3);
+  }
+
   /** A held header's value. */
   private find(name: string): HeaderValue | undefined {
     const held = this.held;
@@ -167,8 +184,11 @@ export class ResponseHeader {
     else {
       const at = indexIn(held, lower);
       if (at < 0) held.push(lower, name, value);
-      else if (!append) held[at + 2] = value;
-      else held[at + 2] = ([] as string[]).concat(held[at + 2] as string, value as string);
+      else if (!append) {
+        // Node's setHeader keeps the place of a name set before, under the case given last.
+        held[at + 1] = name;
+        held[at + 2] = value;
+      } else held[at + 2] = ([] as string[]).concat(held[at + 2] as string, value as string);
     }
   }
 

@@ -1,4 +1,4 @@
-import { ServerResponse, STATUS_CODES } from 'node:http';
+import { type OutgoingHttpHeader, ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { InvalidArgumentError, RawWriteAfterSseError, ResponseCommittedError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
@@ -237,6 +237,26 @@ export class Response {
   writtenHead(): readonly string[] | undefined {
     if (this.eventStream === undefined || this.node.getHeaderNames().length !== 0) return undefined;
     return SSE_HEAD;
+  }
+
+  /**
+   * @internal The head `sse()` gives Node as one list, as node:http's own `writeHead(status,
+   * headers)` does, or `undefined` when it must take Node's header map: something was set there
+   * already, or a commit hook or an encoder runs (they read and change the map at commit). Node
+   * sends a list without keeping it, where its map (a dictionary-mode object and an array per
+   * header, ~370 bytes) would stay with the stream for its whole life. Headers the header view
+   * holds come first, as they would in the map; the bytes are the same either way.
+   */
+  streamHead(): readonly OutgoingHttpHeader[] | undefined {
+    const node = this.node;
+    if (
+      this.rare?.onCommit !== undefined ||
+      this.rare?.bodyEncoder !== undefined ||
+      !(node instanceof ServerResponse) ||
+      node.getHeaderNames().length !== 0
+    )
+      return undefined;
+    return this.headerView?.takeStreamHead(SSE_HEAD) ?? SSE_HEAD;
   }
 
   /**

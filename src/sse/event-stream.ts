@@ -1,4 +1,4 @@
-import { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeader, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { HttpError, InvalidArgumentError } from '../errors.ts';
 import {
@@ -52,8 +52,8 @@ const ENDED: EndListener = Object.freeze({ streamEnded(): void {} });
 
 const DEFAULT_HEARTBEAT = 15_000;
 /**
- * @internal The head of a stream when nothing was set before `sse()`: the same names, values and
- * order as the setHeader() path.
+ * @internal The headers of a stream's head (see `Response.streamHead`): the same names, values
+ * and order as the setHeader() path.
  */
 export const SSE_HEAD = Object.freeze([
   'Content-Type',
@@ -133,19 +133,12 @@ export class EventStream {
     const r = response.request;
     this.lastEventId = readLastEventId(r.headers['last-event-id'], options.lastEventIdQuery, r);
 
+    // Asked before Node's response is read: reading it gives Node the headers the view holds.
+    const head = response.streamHead();
     const raw = response.raw;
-    if (
-      response.onCommit === undefined &&
-      response.bodyEncoder === undefined &&
-      raw instanceof ServerResponse &&
-      raw.getHeaderNames().length === 0
-    ) {
-      // Nothing set before, and nothing to run at commit: the head is ours alone, and goes to
-      // Node as one list, as node:http's own writeHead(status, headers) does. setHeader() would
-      // keep a header store per stream for its whole life (a dictionary-mode object and an array
-      // per header, ~370 bytes); the bytes on the wire are the same.
+    if (head !== undefined) {
       response.commit();
-      raw.writeHead(raw.statusCode, SSE_HEAD);
+      raw.writeHead(raw.statusCode, head as OutgoingHttpHeader[]);
     } else {
       raw.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
       // Whatever the handler said about a body of its own no longer describes this one.
