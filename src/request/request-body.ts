@@ -198,8 +198,22 @@ function checkReadable(req: IncomingMessage, limit: number): void {
   if (req.readableEnded) {
     throw new Error('sluice: the request body was already consumed from r.raw, so it cannot be parsed');
   }
-  const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > limit) throw tooLarge(limit);
+  if (declaredLength(req.headers['content-length']) > limit) throw tooLarge(limit);
+}
+
+/**
+ * `Number(contentLength)`, with the digits-only value Node lets through read by a loop, where
+ * `Number()` of a string cost ~300 instructions a request. NaN when there is none.
+ */
+function declaredLength(value: string | undefined): number {
+  if (value === undefined || value.length === 0) return Number.NaN;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const digit = value.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) return Number(value);
+    n = n * 10 + digit;
+  }
+  return n;
 }
 
 /** A JSON, urlencoded or text body, read whole, as the handler gets it. */
