@@ -131,6 +131,14 @@ export class Middleware {
     return undefined;
   }
 
+  /**
+   * @internal Moves the cursor past the first handler without running it: the server ran it
+   * itself (`readBodyFirst`), and the chain's own run() starts at the second.
+   */
+  skipFirst(): void {
+    this.index = 0;
+  }
+
   /** @internal The server's path for a chain of one handler: that handler starts (`step()`'s bookkeeping). */
   enterOnly(): void {
     this.index = 0;
