@@ -117,7 +117,10 @@ export class Middleware {
    * pays for one frame, not two.
    */
   run(): Promise<void> {
-    return this.step();
+    const done = this.step();
+    // Awaited by the server; not kept either, lest it hold this request until the next one.
+    lastFollowed = undefined;
+    return done;
   }
 
   /**
