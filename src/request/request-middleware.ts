@@ -101,8 +101,10 @@ export class Middleware {
   next(): Promise<void> {
     const done = this.step();
     // Not awaited, a rejection would crash the process; run() reports the error instead. The
-    // shared settled promise of a synchronous step cannot reject, and needs no handler of its own.
-    if (done !== DONE) done.catch(noop);
+    // shared settled promise of a synchronous step cannot reject, and a middleware's followed
+    // promise guards itself when it rejects (see `step`): neither needs a handler made now.
+    if (done !== DONE && done !== lastFollowed) done.catch(noop);
+    lastFollowed = undefined;
     return done;
   }
 
@@ -115,7 +117,10 @@ export class Middleware {
    * pays for one frame, not two.
    */
   run(): Promise<void> {
-    return this.step();
+    const done = this.step();
+    // Awaited by the server; not kept either, lest it hold this request until the next one.
+    lastFollowed = undefined;
+    return done;
   }
 
   /**
@@ -127,6 +132,14 @@ export class Middleware {
       return new Promise<void>((resolve) => (this.idle = resolve)).then(() => this.settled());
     if (this.orphanError !== undefined) throw this.orphanError;
     return undefined;
+  }
+
+  /**
+   * @internal Moves the cursor past the first handler without running it: the server ran it
+   * itself (`readBodyFirst`), and the chain's own run() starts at the second.
+   */
+  skipFirst(): void {
+    this.index = 0;
   }
 
   /** @internal The server's path for a chain of one handler: that handler starts (`step()`'s bookkeeping). */
@@ -170,16 +183,31 @@ export class Middleware {
     }
     const last = i === this.chain.length - 1;
     // A middleware's own promise, followed with then(): no async frame of ours around the user's.
-    if (!last && out instanceof Promise)
-      return out.then(
-        () => this.left(i),
-        (e: unknown) => this.failed(i, e),
-      );
+    if (!last && out instanceof Promise) return this.follow(i, out);
     if (isThenable(out) || (last && (isStreamable(out) || r.response.openStream() !== undefined)))
       return this.stepAsync(i, out);
     if (last) r.handlerResult = out;
     this.left(i);
     return DONE;
+  }
+
+  /**
+   * `step()` for a middleware's own promise, followed with then(): no async frame of ours around
+   * the user's. A function of its own, so that only this path makes the context its callbacks share.
+   */
+  private follow(i: number, out: Promise<unknown>): Promise<void> {
+    const followed: Promise<void> = out.then(
+      () => this.left(i),
+      (e: unknown) => {
+        // It rejects only from here: handled now, before it does, a next() that no one awaited
+        // is no unhandled rejection, and every next() that settles fine (all but a few) is
+        // spared a catch() of its own, a promise and a microtask turn.
+        followed.catch(noop);
+        this.failed(i, e);
+      },
+    );
+    lastFollowed = followed;
+    return followed;
   }
 
   /** `step()` for a handler that returned a promise, a value to stream, or left a stream open. */
@@ -234,6 +262,12 @@ export class Middleware {
 
 /** The settled result of a step that finished synchronously, shared by every such step. */
 const DONE: Promise<void> = Promise.resolve();
+
+/**
+ * The promise `step()` made last to follow a middleware's own, for the `next()` that called it
+ * to tell from the others, which do need a handler. Set and read in one synchronous call.
+ */
+let lastFollowed: Promise<void> | undefined;
 
 /** @internal A promise or another thenable: what a handler's result is awaited for. */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -26,6 +26,12 @@ export interface Route {
   bodyChain: readonly Handler[];
   /** The methods it was bound for, as written (`ALL` expanded; not the HEAD a GET answers too). */
   readonly methods: readonly string[];
+  /**
+   * @internal The names find-my-way gives this route's params (`*` for a wildcard), learnt from
+   * its first match: find-my-way makes every params object of a route with the same keys, so a
+   * match checks them by name rather than enumerating the object with `for...in`.
+   */
+  paramNames: readonly string[] | undefined;
   /** What a {@link BindableRoute} carried (sluice/schema's definition), for `sluice/openapi` to walk. */
   readonly meta: unknown;
   /**
@@ -133,6 +139,7 @@ export class Router {
       chain: [],
       bodyChain: [],
       methods: parsed.methods,
+      paramNames: undefined,
       meta,
       bodyOptions: mergeRouteOptions([...groups.map((g) => g.bodyOptions), options]),
     };
@@ -235,18 +242,18 @@ export class Router {
       const route = found.store as Route | null;
       if (route === null) return { kind: 'bad-url' };
       const params = found.params as Record<string, string>;
+      route.paramNames ??= Object.keys(params);
+      const names = route.paramNames;
+      for (let i = 0; i < names.length; i++) {
+        if (params[names[i] as string] === undefined) return { kind: 'bad-url' };
+      }
       if (route.wildcardName !== undefined && route.wildcardName !== '*' && params['*'] !== undefined) {
         params[route.wildcardName] = params['*'];
-      }
-      let named = false;
-      for (const k in params) {
-        if (params[k] === undefined) return { kind: 'bad-url' };
-        named = true;
       }
       // The request keeps both for its life, an idle stream's too: empty ones are shared, not kept.
       return {
         route,
-        params: named ? params : NONE,
+        params: names.length > 0 ? params : NONE,
         query: url.indexOf('?') === -1 ? NONE : (found.searchParams as Record<string, unknown>),
       };
     }

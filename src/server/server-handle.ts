@@ -2,7 +2,7 @@ import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:ht
 import type { Socket } from 'node:net';
 import { HttpError, UnsupportedReturnValueError } from '../errors.ts';
 import { Request } from '../request/request.ts';
-import { hasParsableBody } from '../request/request-body.ts';
+import { hasParsableBody, readBodyFirst } from '../request/request-body.ts';
 import { runWithRequest } from '../request/request-context.ts';
 import { type Handler, isExitSignal, isThenable } from '../request/request-middleware.ts';
 import { originForm } from '../request/request-path.ts';
@@ -70,6 +70,8 @@ function failedToEnd(ctx: Server, r: Request, e: unknown): void {
 
 async function run(ctx: Server, r: Request): Promise<void> {
   try {
+    const body = readBodyFirst(r);
+    if (body !== undefined) await body;
     await r.middleware.run();
     const rest = r.middleware.settled();
     if (rest !== undefined) await rest;
