@@ -57,6 +57,10 @@ export class CountedServer {
         `--callgrind-out-file=${path.join(dir, 'cg.out')}`,
         process.execPath,
         ...nodeFlags,
+        // --perf-basic-prof also starts V8's log: kept with the dump, not in the repository.
+        ...(nodeFlags.length > 0
+          ? ['--no-logfile-per-isolate', `--logfile=${path.join(dir, 'v8.log')}`]
+          : []),
         '--import',
         'tsx',
       ],
