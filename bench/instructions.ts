@@ -6,7 +6,7 @@
 //   npx tsx bench/instructions.ts [--servers fastify,sluice] [--suite http|route] [--warm 20000]
 //     [--requests 3000] [--connections 10] [--reps 2] [--keep 1] [--node-flags --perf-basic-prof]
 //   npx tsx bench/instructions.ts --suite sse [--servers raw-socket,sluice,sluice-send,better-sse]
-//     [--clients 200] [--warm 300] [--events 300] [--reps 2] [--strace 1]
+//     [--clients 200] [--warm 1000] [--events 300] [--reps 2] [--strace 1]
 // Needs valgrind (Debian's package). Each server runs under callgrind with counting off while a
 // keep-alive client warms it up (the JIT settles: counting a window in which V8 still compiles or
 // deoptimizes measures the compiler), then counts exactly `--requests` requests on the same
@@ -37,12 +37,13 @@ const suite = args.get('suite') ?? 'http';
 if (suite !== 'http' && suite !== 'route' && suite !== 'sse')
   throw new Error('--suite must be http, route or sse');
 const sse = suite === 'sse';
-const warm = count('warm', sse ? 300 : 20_000);
+const warm = count('warm', sse ? 1000 : 20_000);
 const requests = count('requests', 3000);
 const connections = count('connections', 10);
 const clients = count('clients', 200);
 const events = count('events', 300);
-const reps = count('reps', 2);
+// `--reps 0 --strace 1`: the syscalls and the CPU split alone, without valgrind.
+const reps = args.get('reps') === '0' ? 0 : count('reps', 2);
 const keep = args.get('keep') === '1';
 const strace = args.get('strace') === '1';
 const nodeFlags = (args.get('node-flags') ?? '').split(',').filter(Boolean);
@@ -134,7 +135,10 @@ if (sse && strace) {
   for (const e of entries) {
     const s = await syscallsPerDelivery(e, sseOptions);
     syscalls.set(e.name, s);
-    log(`strace ${e.name}: ${s.total.toFixed(3)} syscalls per delivery (${s.top.join(', ')})`);
+    log(
+      `strace ${e.name}: ${s.total.toFixed(3)} syscalls per delivery (${s.top.join(', ')}); ` +
+        `user space ${Math.round(100 * s.userShare)}% of the server's CPU time without strace`,
+    );
   }
 }
 console.log(
@@ -143,13 +147,19 @@ console.log(
     : `\n${suite}, ${requests} requests after ${warm} warm-up ones, ${connections} keep-alive connections, ${reps} reps (main thread, user space; callgrind)`,
 );
 const sysHead =
-  syscalls.size > 0 ? ' syscalls per delivery (all threads; strace -c) | of them write/writev |' : '';
+  syscalls.size > 0
+    ? ' syscalls per delivery (all threads; strace -c) | of them write/writev | user share of CPU time |'
+    : '';
 console.log(`| server | instructions per ${unit} (median) | vs ${entries[0]!.name} |${sysHead}`);
-console.log(`|---|---:|---:|${syscalls.size > 0 ? '---:|---:|' : ''}`);
+console.log(`|---|---:|---:|${syscalls.size > 0 ? '---:|---:|---:|' : ''}`);
 for (const e of entries) {
-  const n = median(perServer.get(e.name)!);
-  const r = median(ratios.get(e.name)!);
+  const counts = perServer.get(e.name)!;
+  const n = counts.length === 0 ? '-' : Math.round(median(counts)).toLocaleString('en-US');
+  const r = counts.length === 0 ? '-' : `${median(ratios.get(e.name)!).toFixed(3)}x`;
   const s = syscalls.get(e.name);
-  const sys = s === undefined ? '' : ` ${s.total.toFixed(3)} | ${s.writes.toFixed(3)} |`;
-  console.log(`| ${e.label} | ${Math.round(n).toLocaleString('en-US')} | ${r.toFixed(3)}x |${sys}`);
+  const sys =
+    s === undefined
+      ? ''
+      : ` ${s.total.toFixed(3)} | ${s.writes.toFixed(3)} | ${Math.round(100 * s.userShare)}% |`;
+  console.log(`| ${e.label} | ${n} | ${r} |${sys}`);
 }

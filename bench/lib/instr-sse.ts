@@ -30,6 +30,12 @@ export interface SseCountOptions {
 }
 
 export interface SyscallCount {
+  /**
+   * The user-space share of the server's CPU time over a burst without strace (from
+   * /proc/<pid>/stat, every thread): what an instruction ratio, user space only, weighs in the
+   * deliveries/s ratio. A time, so it moves with the machine's load, unlike the counts.
+   */
+  userShare: number;
   /** All syscalls of all the server's threads over the burst, per delivery. */
   total: number;
   /** `writev` + `write`, per delivery. */
@@ -162,6 +168,19 @@ export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions
   try {
     const b = await connectAndWarm(server, o);
     client = b.client;
+    let cpu0 = cpuTicks(server.pid);
+    await burst(
+      b,
+      o.events,
+      o.clients,
+      () => {
+        cpu0 = cpuTicks(server.pid);
+      },
+      () => undefined,
+    );
+    const cpu1 = cpuTicks(server.pid);
+    const user = cpu1.user - cpu0.user;
+    const userShare = user / Math.max(1, user + cpu1.system - cpu0.system);
     let exited: Promise<void> = Promise.resolve();
     const delivered = await burst(
       b,
@@ -186,7 +205,7 @@ export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions
         await exited;
       },
     );
-    return parseStrace(readFileSync(out, 'utf8'), delivered);
+    return { userShare, ...parseStrace(readFileSync(out, 'utf8'), delivered) };
   } finally {
     if (strace?.exitCode === null) strace.kill('SIGKILL');
     await client?.kill();
@@ -195,8 +214,16 @@ export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions
   }
 }
 
+/** User and system CPU time of a process, all its threads, in clock ticks (`utime`, `stime` of /proc/<pid>/stat). */
+function cpuTicks(pid: string): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
 /** The `calls` column of `strace -c`'s table, per delivery. */
-function parseStrace(text: string, delivered: number): SyscallCount {
+function parseStrace(text: string, delivered: number): Omit<SyscallCount, 'userShare'> {
   const calls = new Map<string, number>();
   for (const line of text.split('\n')) {
     // % time, seconds, usecs/call, calls, [errors,] syscall
