@@ -4,20 +4,23 @@
 // kernel's share (loopback TCP, the same syscalls for every server here) is not in it.
 //
 //   npx tsx bench/instructions.ts [--servers fastify,sluice] [--suite http|route] [--warm 20000]
-//     [--requests 3000] [--connections 10] [--reps 2]
+//     [--requests 3000] [--connections 10] [--reps 2] [--keep 1] [--node-flags --perf-basic-prof]
+//   npx tsx bench/instructions.ts --suite sse [--servers raw-socket,sluice,sluice-send,better-sse]
+//     [--clients 200] [--warm 1000] [--events 300] [--reps 2] [--strace 1]
 // Needs valgrind (Debian's package). Each server runs under callgrind with counting off while a
 // keep-alive client warms it up (the JIT settles: counting a window in which V8 still compiles or
 // deoptimizes measures the compiler), then counts exactly `--requests` requests on the same
 // connections: new connections would take Node's first-request paths and deoptimize them again.
+// `--suite sse` counts instructions per delivery of a broadcast instead (issue #15, target 5; see
+// lib/instr-sse.ts), and with `--strace 1` the syscalls per delivery of the same burst.
 // Servers are bench/lib/catalog.ts names; ratios are against the first one, per repetition.
-import { execFileSync, fork } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// `--keep 1` keeps the dumps for callgrind_annotate; `--node-flags --perf-basic-prof` (flags
+// separated by commas) makes node write /tmp/perf-<pid>.map, which names the JIT frames.
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { SERVERS } from './lib/catalog.ts';
-import { REPO_ROOT } from './lib/children.ts';
+import { CountedServer, hasValgrind } from './lib/callgrind.ts';
+import { SERVERS, type ServerEntry } from './lib/catalog.ts';
 import { ensureDist, needsDist } from './lib/dist.ts';
+import { instructionsPerDelivery, type SyscallCount, syscallsPerDelivery } from './lib/instr-sse.ts';
 import { median } from './lib/stats.ts';
 import { ROUTE_AUTH, ROUTE_BODY } from './servers/route-spec.ts';
 
@@ -31,21 +34,29 @@ const count = (name: string, def: number): number => {
   return n;
 };
 const suite = args.get('suite') ?? 'http';
-if (suite !== 'http' && suite !== 'route') throw new Error('--suite must be http or route');
-const warm = count('warm', 20_000);
+if (suite !== 'http' && suite !== 'route' && suite !== 'sse')
+  throw new Error('--suite must be http, route or sse');
+const sse = suite === 'sse';
+const warm = count('warm', sse ? 1000 : 20_000);
 const requests = count('requests', 3000);
 const connections = count('connections', 10);
-const reps = count('reps', 2);
-const entries = (args.get('servers') ?? 'fastify,sluice').split(',').map((name) => {
-  const entry = SERVERS.find((s) => s.name === name);
-  if (entry === undefined) throw new Error(`no server '${name}' in bench/lib/catalog.ts`);
-  if (!(suite === 'http' ? entry.http : entry.route)) throw new Error(`${name} has no ${suite} route`);
-  return entry;
-});
+const clients = count('clients', 200);
+const events = count('events', 300);
+// `--reps 0 --strace 1`: the syscalls and the CPU split alone, without valgrind.
+const reps = args.get('reps') === '0' ? 0 : count('reps', 2);
+const keep = args.get('keep') === '1';
+const strace = args.get('strace') === '1';
+const nodeFlags = (args.get('node-flags') ?? '').split(',').filter(Boolean);
+const entries = (args.get('servers') ?? (sse ? 'raw-socket,sluice,sluice-send,better-sse' : 'fastify,sluice'))
+  .split(',')
+  .map((name) => {
+    const entry = SERVERS.find((s) => s.name === name);
+    if (entry === undefined) throw new Error(`no server '${name}' in bench/lib/catalog.ts`);
+    if (!entry[suite]) throw new Error(`${name} has no ${suite} route`);
+    return entry;
+  });
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
-try {
-  execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
-} catch {
+if (!hasValgrind()) {
   log('valgrind is not installed (apt-get install valgrind)');
   process.exit(2);
 }
@@ -84,73 +95,71 @@ function load(agent: http.Agent, port: number, n: number): Promise<void> {
 }
 
 /** Instructions per request of one server's main thread. */
-async function measure(name: string, file: string): Promise<number> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'sluice-instr-'));
-  const child = fork(file, [], {
-    cwd: REPO_ROOT,
-    execPath: 'valgrind',
-    execArgv: [
-      '--tool=callgrind',
-      '--separate-threads=yes',
-      '--instr-atstart=no',
-      `--callgrind-out-file=${path.join(dir, 'cg.out')}`,
-      process.execPath,
-      '--import',
-      'tsx',
-    ],
-    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-  });
+async function measure(entry: ServerEntry): Promise<number> {
+  const server = CountedServer.underCallgrind(entry.name, entry.file, nodeFlags, keep);
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      child.on('message', (m) => {
-        const msg = m as { op?: string; port?: number };
-        if (msg.op === 'listening') resolve(msg.port as number);
-      });
-      child.once('exit', (code) => reject(new Error(`${name} exited (${code}) before listening`)));
-    });
+    const { port } = await server.listening;
     const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
     await load(agent, port, warm);
-    const pid = String(child.pid);
-    execFileSync('callgrind_control', ['-i', 'on', pid], { stdio: 'ignore' });
+    server.instrument(true);
     await load(agent, port, requests);
-    execFileSync('callgrind_control', ['-i', 'off', pid], { stdio: 'ignore' });
-    execFileSync('callgrind_control', ['-d', pid], { stdio: 'ignore' });
+    server.instrument(false);
     agent.destroy();
-    // Thread 1 is the event loop; the others compile and collect garbage concurrently.
-    const main = readdirSync(dir).find((f) => f.endsWith('-01'));
-    if (main === undefined) throw new Error(`${name}: callgrind wrote no dump`);
-    const summary = execFileSync('callgrind_annotate', [path.join(dir, main)], { encoding: 'utf8' });
-    const total = /([\d,]+)\s+\(100\.0%\)\s+PROGRAM TOTALS/.exec(summary)?.[1];
-    if (total === undefined) throw new Error(`${name}: no PROGRAM TOTALS in the callgrind dump`);
-    return Number(total.replace(/,/g, '')) / requests;
+    const { total, file } = server.mainThreadTotal();
+    if (keep) log(`${entry.name}: dump kept at ${file} (pid ${server.pid})`);
+    return total / requests;
   } finally {
-    child.kill();
-    rmSync(dir, { recursive: true, force: true });
+    server.stop();
   }
 }
 
+const unit = sse ? 'delivery' : 'request';
 const perServer = new Map<string, number[]>(entries.map((e) => [e.name, []]));
 const ratios = new Map<string, number[]>(entries.map((e) => [e.name, []]));
+const sseOptions = { clients, warm, events, nodeFlags, keep };
 for (let rep = 0; rep < reps; rep++) {
   // Alternating order, as everywhere in bench/.
   const order = rep % 2 === 0 ? entries : [...entries].reverse();
   const got = new Map<string, number>();
   for (const e of order) {
-    const n = await measure(e.name, e.file);
+    const n = sse ? await instructionsPerDelivery(e, sseOptions, log) : await measure(e);
     got.set(e.name, n);
     perServer.get(e.name)?.push(n);
-    log(`rep ${rep + 1}/${reps} ${e.name}: ${Math.round(n)} instructions per request`);
+    log(`rep ${rep + 1}/${reps} ${e.name}: ${Math.round(n)} instructions per ${unit}`);
   }
   const base = got.get(entries[0]!.name)!;
   for (const e of entries) ratios.get(e.name)?.push(got.get(e.name)! / base);
 }
+const syscalls = new Map<string, SyscallCount>();
+if (sse && strace) {
+  for (const e of entries) {
+    const s = await syscallsPerDelivery(e, sseOptions);
+    syscalls.set(e.name, s);
+    log(
+      `strace ${e.name}: ${s.total.toFixed(3)} syscalls per delivery (${s.top.join(', ')}); ` +
+        `user space ${Math.round(100 * s.userShare)}% of the server's CPU time without strace`,
+    );
+  }
+}
 console.log(
-  `\n${suite}, ${requests} requests after ${warm} warm-up ones, ${connections} keep-alive connections, ${reps} reps (main thread, user space; callgrind)`,
+  sse
+    ? `\nsse broadcast, ${clients} clients, ${events} events counted after ${warm} warm-up ones, ${reps} reps (main thread, user space; callgrind)`
+    : `\n${suite}, ${requests} requests after ${warm} warm-up ones, ${connections} keep-alive connections, ${reps} reps (main thread, user space; callgrind)`,
 );
-console.log(`| server | instructions per request (median) | vs ${entries[0]!.name} |`);
-console.log('|---|---:|---:|');
+const sysHead =
+  syscalls.size > 0
+    ? ' syscalls per delivery (all threads; strace -c) | of them write/writev | user share of CPU time |'
+    : '';
+console.log(`| server | instructions per ${unit} (median) | vs ${entries[0]!.name} |${sysHead}`);
+console.log(`|---|---:|---:|${syscalls.size > 0 ? '---:|---:|---:|' : ''}`);
 for (const e of entries) {
-  const n = median(perServer.get(e.name)!);
-  const r = median(ratios.get(e.name)!);
-  console.log(`| ${e.label} | ${Math.round(n).toLocaleString('en-US')} | ${r.toFixed(3)}x |`);
+  const counts = perServer.get(e.name)!;
+  const n = counts.length === 0 ? '-' : Math.round(median(counts)).toLocaleString('en-US');
+  const r = counts.length === 0 ? '-' : `${median(ratios.get(e.name)!).toFixed(3)}x`;
+  const s = syscalls.get(e.name);
+  const sys =
+    s === undefined
+      ? ''
+      : ` ${s.total.toFixed(3)} | ${s.writes.toFixed(3)} | ${Math.round(100 * s.userShare)}% |`;
+  console.log(`| ${e.label} | ${n} | ${r} |${sys}`);
 }

@@ -61,6 +61,8 @@ export interface ChannelRecord extends ChannelMessage {
 export interface Wire {
   readonly chunk: Buffer;
   readonly frame: Buffer;
+  /** `frame.length`, read once per event: a typed array's length costs more than a field's. */
+  readonly size: number;
 }
 
 /**

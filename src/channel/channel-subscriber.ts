@@ -280,33 +280,32 @@ export class Subscriber {
       return;
     }
     const wire = wireOf(record);
-    if (!this.write(wire)) this.full(wire.frame.length);
+    if (!this.write(wire)) this.full(wire.size);
   }
 
   /** Writes one event, straight to the socket when nothing can tell; `false`: the socket is full. */
   private write(wire: Wire): boolean {
-    // The response was ended (close(), shutdown): the socket may already serve the next request.
-    const response = this.stream.response;
+    const stream = this.stream;
+    const response = stream.response;
     const raw = response.raw;
+    // The response was ended (close(), shutdown): the socket may already serve the next request.
     if (raw.writableEnded) return true;
+    // Counted before the write: after a call into Node's stream code the compiler must load every
+    // field afresh, so bookkeeping left until then costs its loads and checks twice.
+    stream.eventsSent++;
     const socket = this.socket;
-    let ok: boolean;
     // Bytes the response still holds (a notice, a heartbeat, the handler's own send) go first.
-    if (socket !== null && socketIsCaughtUp(raw, socket)) {
-      // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
-      if (this.owner.batching && (this.flags & CORKED) === 0) {
-        socket.cork();
-        this.flags |= CORKED;
-        this.owner.corked(this);
-      }
-      response.written += wire.frame.length;
-      this.owner.socketWrites++;
-      ok = socket.write(wire.chunk);
-    } else {
-      ok = this.stream.writeFrameSync(wire.frame);
+    if (socket === null || !socketIsCaughtUp(raw, socket)) return stream.writeFrameSync(wire.frame);
+    const owner = this.owner;
+    // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
+    if (owner.batching && (this.flags & CORKED) === 0) {
+      socket.cork();
+      this.flags |= CORKED;
+      owner.corked(this);
     }
-    this.stream.eventsSent++;
-    return ok;
+    response.written += wire.size;
+    owner.socketWrites++;
+    return socket.write(wire.chunk);
   }
 
   /**
@@ -497,7 +496,7 @@ export class Subscriber {
   /** Queues a record while congested or joining; the queue alone never passes the cap, even within a turn. */
   private hold(record: ChannelRecord): void {
     if (this.state === ENDED) return;
-    const length = wireOf(record).frame.length;
+    const length = wireOf(record).size;
     const backlog = this.slow;
     let queue = backlog.queue;
     if (queue === null) {
@@ -531,7 +530,7 @@ export class Subscriber {
     const queue = backlog.queue as (ChannelRecord | undefined)[];
     const old = queue[backlog.queueHead] as ChannelRecord;
     queue[backlog.queueHead++] = undefined;
-    backlog.queued -= wireOf(old).frame.length;
+    backlog.queued -= wireOf(old).size;
     backlog.lastDroppedId = old.id;
     backlog.droppedSince++;
     this.owner.droppedEvents++;

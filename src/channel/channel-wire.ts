@@ -48,7 +48,8 @@ export function toMessage(event: ChannelEvent): ChannelMessage {
 export function wireOf(record: ChannelRecord): Wire {
   const cached = record.wire;
   if (cached !== undefined) return cached;
-  const wire: Wire = chunkOf(`id: ${record.id}\n${record.body}`);
+  const { chunk, frame } = chunkOf(`id: ${record.id}\n${record.body}`);
+  const wire: Wire = { chunk, frame, size: frame.length };
   record.wire = wire;
   return wire;
 }

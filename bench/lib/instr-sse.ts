@@ -1,0 +1,242 @@
+// The SSE broadcast mode of bench/instructions.ts (issue #15, target 5): instructions of the
+// server's main thread per delivery, through the SSE suite's own load client and publish
+// protocol (clients/sse-load.ts, servers/harness.ts's `burst`). N clients connect and are
+// pinged, a warm-up burst lets the JIT settle, then counting covers exactly one more burst of E
+// events from its first publish to the last client's receipt of the last event; every client
+// must have received every event of it exactly once and in order, or the run fails.
+//
+// The kernel's side (the writev per socket per event) is not in the count; `strace -c` on the
+// same server without valgrind, over the same burst, gives the syscalls per delivery.
+import { spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Connected, LoadRequest, LoadStatus, PhaseResult, Published } from '../servers/protocol.ts';
+import { CountedServer } from './callgrind.ts';
+import type { ServerEntry } from './catalog.ts';
+import { Child } from './children.ts';
+import { sleep } from './clock.ts';
+
+export interface SseCountOptions {
+  clients: number;
+  /** Events of the warm-up burst, not counted. */
+  warm: number;
+  /** Events of the counted burst. */
+  events: number;
+  /** Node flags of the counted server (e.g. --perf-basic-prof). */
+  nodeFlags: string[];
+  /** Keep the callgrind dump (its path is logged). */
+  keep: boolean;
+}
+
+export interface SyscallCount {
+  /**
+   * The user-space share of the server's CPU time over a burst without strace (from
+   * /proc/<pid>/stat, every thread): what an instruction ratio, user space only, weighs in the
+   * deliveries/s ratio. A time, so it moves with the machine's load, unlike the counts.
+   */
+  userShare: number;
+  /** All syscalls of all the server's threads over the burst, per delivery. */
+  total: number;
+  /** `writev` + `write`, per delivery. */
+  writes: number;
+  /** The five most frequent, as "name calls". */
+  top: string[];
+}
+
+type Log = (line: string) => void;
+// Under valgrind everything runs ~50x slower than natively: deadlines are generous.
+const SLOW = 120_000;
+
+/** A server with `clients` SSE clients connected, pinged and warmed by one burst. */
+interface Broadcast {
+  server: CountedServer;
+  client: Child<LoadRequest>;
+  nextSeq: number;
+}
+
+async function connectAndWarm(server: CountedServer, o: SseCountOptions): Promise<Broadcast> {
+  const hello = await server.listening;
+  if (hello.sseUnavailable) throw new Error(`${server.name}: ${hello.sseUnavailable}`);
+  const client = Child.spawn<LoadRequest>('load client', 'bench/clients/sse-load.ts');
+  await client.waitFor('ready', 30_000);
+  const c = await client.call<Connected>(
+    { op: 'connect', port: hello.port, path: '/sse', clients: o.clients, batch: 50, timeoutMs: SLOW },
+    SLOW + 10_000,
+  );
+  if (c.connected < o.clients)
+    throw new Error(`connected ${c.connected} of ${o.clients}: ${JSON.stringify(c.errors)}`);
+  const deadline = Date.now() + SLOW;
+  while ((await server.call<{ n: number }>({ op: 'count' }, SLOW)).n < o.clients) {
+    if (Date.now() > deadline) throw new Error(`${server.name}: subscribers did not reach ${o.clients}`);
+    await sleep(100);
+  }
+  // Pings (seq 0) until every client has one, as the SSE suite does: each subscription delivers.
+  for (;;) {
+    await server.call({ op: 'ping' }, SLOW);
+    await sleep(200);
+    if ((await client.call<LoadStatus>({ op: 'status' }, SLOW)).pinged >= o.clients) break;
+    if (Date.now() > deadline) throw new Error(`${server.name}: not every client received the ping`);
+  }
+  const b: Broadcast = { server, client, nextSeq: 1 };
+  await burst(
+    b,
+    o.warm,
+    o.clients,
+    () => undefined,
+    () => undefined,
+  );
+  return b;
+}
+
+/**
+ * One burst of `events` events; `before` runs after the client is told the phase and before
+ * the first publish, `after` once every client has the last event. Fails unless every client
+ * received every event exactly once and in order. Returns the deliveries.
+ */
+async function burst(
+  b: Broadcast,
+  events: number,
+  clients: number,
+  before: () => void | Promise<void>,
+  after: () => void | Promise<void>,
+): Promise<number> {
+  const fromSeq = b.nextSeq;
+  await b.client.call({ op: 'phase', fromSeq }, SLOW);
+  await before();
+  const published = await b.server.call<Published>(
+    { op: 'burst', fromSeq, seconds: 1e6, maxEvents: events },
+    10 * SLOW,
+  );
+  const result = await b.client.call<PhaseResult>(
+    { op: 'collect', lastSeq: published.lastSeq, timeoutMs: 10 * SLOW },
+    11 * SLOW,
+  );
+  await after();
+  b.nextSeq = published.lastSeq + 1;
+  const expected = clients * events;
+  if (
+    published.lastSeq !== fromSeq + events - 1 ||
+    result.clients !== clients ||
+    result.complete !== clients ||
+    result.delivered !== expected ||
+    result.orderErrors !== 0 ||
+    result.parseErrors !== 0
+  ) {
+    throw new Error(
+      `${b.server.name}: burst not fully delivered: ${result.delivered} of ${expected} deliveries, ` +
+        `${result.complete} of ${clients} clients complete, ${result.orderErrors} order and ` +
+        `${result.parseErrors} parse errors, ${result.closed} closed`,
+    );
+  }
+  return result.delivered;
+}
+
+/** Instructions of the server's main thread per delivery over one counted burst, under callgrind. */
+export async function instructionsPerDelivery(
+  entry: ServerEntry,
+  o: SseCountOptions,
+  log: Log,
+): Promise<number> {
+  const server = CountedServer.underCallgrind(entry.name, entry.file, o.nodeFlags, o.keep);
+  let client: Child<LoadRequest> | undefined;
+  try {
+    const b = await connectAndWarm(server, o);
+    client = b.client;
+    const delivered = await burst(
+      b,
+      o.events,
+      o.clients,
+      () => server.instrument(true),
+      () => server.instrument(false),
+    );
+    const { total, file } = server.mainThreadTotal();
+    if (o.keep) log(`${entry.name}: dump kept at ${file} (pid ${server.pid}; /tmp/perf-${server.pid}.map)`);
+    return total / delivered;
+  } finally {
+    await client?.kill();
+    server.stop();
+  }
+}
+
+/** Syscalls of the server (every thread) per delivery over one burst, by `strace -c -f`, without valgrind. */
+export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions): Promise<SyscallCount> {
+  const server = CountedServer.plain(entry.name, entry.file);
+  const out = path.join(tmpdir(), `sluice-strace-${process.pid}-${entry.name}.txt`);
+  let client: Child<LoadRequest> | undefined;
+  let strace: ReturnType<typeof spawn> | undefined;
+  try {
+    const b = await connectAndWarm(server, o);
+    client = b.client;
+    let cpu0 = cpuTicks(server.pid);
+    await burst(
+      b,
+      o.events,
+      o.clients,
+      () => {
+        cpu0 = cpuTicks(server.pid);
+      },
+      () => undefined,
+    );
+    const cpu1 = cpuTicks(server.pid);
+    const user = cpu1.user - cpu0.user;
+    const userShare = user / Math.max(1, user + cpu1.system - cpu0.system);
+    let exited: Promise<void> = Promise.resolve();
+    const delivered = await burst(
+      b,
+      o.events,
+      o.clients,
+      async () => {
+        const proc = spawn('strace', ['-c', '-f', '-p', server.pid, '-o', out], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
+        strace = proc;
+        exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+        // strace says "Process N attached" once per thread; the main thread's comes first.
+        await new Promise<void>((resolve, reject) => {
+          proc.stderr?.on('data', (c: Buffer) => (c.toString().includes('attached') ? resolve() : undefined));
+          proc.once('error', reject);
+          proc.once('exit', (code) => reject(new Error(`strace exited (${code}) before attaching`)));
+        });
+        await sleep(300);
+      },
+      async () => {
+        strace?.kill('SIGINT');
+        await exited;
+      },
+    );
+    return { userShare, ...parseStrace(readFileSync(out, 'utf8'), delivered) };
+  } finally {
+    if (strace?.exitCode === null) strace.kill('SIGKILL');
+    await client?.kill();
+    server.stop();
+    rmSync(out, { force: true });
+  }
+}
+
+/** User and system CPU time of a process, all its threads, in clock ticks (`utime`, `stime` of /proc/<pid>/stat). */
+function cpuTicks(pid: string): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: Number(fields[11]), system: Number(fields[12]) };
+}
+
+/** The `calls` column of `strace -c`'s table, per delivery. */
+function parseStrace(text: string, delivered: number): Omit<SyscallCount, 'userShare'> {
+  const calls = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    // % time, seconds, usecs/call, calls, [errors,] syscall
+    const m = /^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?([a-z_0-9]+)\s*$/.exec(line);
+    if (m !== null && m[2] !== 'total') calls.set(m[2]!, Number(m[1]));
+  }
+  if (calls.size === 0) throw new Error(`no syscall table in strace's output:\n${text}`);
+  let total = 0;
+  for (const n of calls.values()) total += n;
+  const top = [...calls].sort((a, b) => b[1] - a[1]).slice(0, 5);
+  return {
+    total: total / delivered,
+    writes: ((calls.get('writev') ?? 0) + (calls.get('write') ?? 0)) / delivered,
+    top: top.map(([name, n]) => `${name} ${n}`),
+  };
+}
