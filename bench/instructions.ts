@@ -109,7 +109,7 @@ async function measure(entry: ServerEntry): Promise<number> {
     if (keep) log(`${entry.name}: dump kept at ${file} (pid ${server.pid})`);
     return total / requests;
   } finally {
-    server.stop();
+    await server.stop();
   }
 }
 

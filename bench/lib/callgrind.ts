@@ -2,43 +2,29 @@
 // off, switched on and off around the window to count, and the main thread's total read back.
 // Also the same server without valgrind (for strace), and the request/answer link of
 // servers/protocol.ts over either process.
-import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Listening } from '../servers/protocol.ts';
-import { REPO_ROOT } from './children.ts';
+import { Child } from './children.ts';
 
 /** A bench server process, counted by callgrind or not, and the requests of servers/protocol.ts. */
 export class CountedServer {
   readonly listening: Promise<Listening>;
-  private readonly pending = new Map<number, (msg: Record<string, unknown>) => void>();
-  private nextId = 1;
-  private exitReason = '';
 
   private constructor(
-    readonly name: string,
-    readonly proc: ChildProcess,
+    readonly child: Child<{ op: string } & Record<string, unknown>>,
     /** Where callgrind writes its dumps; undefined when the server runs without valgrind. */
     readonly dir: string | undefined,
     private readonly keep: boolean,
   ) {
-    let stderr = '';
-    proc.stderr?.on('data', (c: Buffer) => {
-      stderr = (stderr + c.toString()).slice(-2000);
-    });
-    this.listening = new Promise((resolve, reject) => {
-      proc.on('message', (raw) => {
-        const msg = raw as Record<string, unknown>;
-        if (msg.op === 'listening') resolve(msg as unknown as Listening);
-        if (typeof msg.id === 'number') this.pending.get(msg.id)?.(msg);
-      });
-      proc.once('exit', (code) => {
-        this.exitReason = `${name} exited (${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`;
-        reject(new Error(this.exitReason));
-        for (const answer of this.pending.values()) answer({ ok: false, error: this.exitReason });
-      });
-    });
+    // Under valgrind a server starts ~50x slower than under plain node.
+    this.listening = child.waitFor<Listening>('listening', 300_000);
+  }
+
+  get name(): string {
+    return this.child.name;
   }
 
   /**
@@ -47,8 +33,7 @@ export class CountedServer {
    */
   static underCallgrind(name: string, file: string, nodeFlags: string[] = [], keep = false): CountedServer {
     const dir = mkdtempSync(path.join(tmpdir(), 'sluice-instr-'));
-    const proc = fork(file, [], {
-      cwd: REPO_ROOT,
+    const child = Child.fork<{ op: string } & Record<string, unknown>>(name, file, {
       execPath: 'valgrind',
       execArgv: [
         '--tool=callgrind',
@@ -64,42 +49,22 @@ export class CountedServer {
         '--import',
         'tsx',
       ],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    return new CountedServer(name, proc, dir, keep);
+    return new CountedServer(child, dir, keep);
   }
 
   /** The same server as plain node (no valgrind), e.g. to count its syscalls with strace. */
   static plain(name: string, file: string): CountedServer {
-    const proc = fork(file, [], {
-      cwd: REPO_ROOT,
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    });
-    return new CountedServer(name, proc, undefined, false);
+    return new CountedServer(Child.fork(name, file, { execArgv: ['--import', 'tsx'] }), undefined, false);
   }
 
   get pid(): string {
-    return String(this.proc.pid);
+    return String(this.child.pid);
   }
 
   /** One request of servers/protocol.ts; rejects on a failure answer, the exit of the server or the deadline. */
   call<T>(msg: { op: string } & Record<string, unknown>, timeoutMs: number): Promise<T> {
-    if (this.exitReason !== '') return Promise.reject(new Error(this.exitReason));
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${this.name}: '${msg.op}' got no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.pending.set(id, (answer) => {
-        clearTimeout(timer);
-        this.pending.delete(id);
-        if (answer.ok === true) resolve(answer as T);
-        else reject(new Error(`${this.name}: ${String(answer.error)}`));
-      });
-      this.proc.send({ ...msg, id });
-    });
+    return this.child.call<T>(msg, timeoutMs);
   }
 
   /** Switches counting on (`true`) or off. */
@@ -124,8 +89,8 @@ export class CountedServer {
   }
 
   /** Kills the server; the dump directory is removed unless kept. */
-  stop(): void {
-    this.proc.kill();
+  async stop(): Promise<void> {
+    await this.child.kill();
     if (this.dir !== undefined && !this.keep) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -54,19 +54,28 @@ export class Child<Req extends { op: string } = { op: string }> {
 
   /** Runs `file` (TypeScript, through tsx) with an IPC channel and --expose-gc. */
   static spawn<Req extends { op: string }>(name: string, file: string): Child<Req> {
-    const proc = fork(file, [], {
-      cwd: REPO_ROOT,
-      // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches
-      // every server and client process; NODE_OPTIONS refuses such flags.
-      execArgv: [
-        '--expose-gc',
-        '--import',
-        'tsx',
-        ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
-      ],
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
+    // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") reaches
+    // every server and client process; NODE_OPTIONS refuses such flags.
+    const flags = process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    return Child.fork<Req>(name, file, { execArgv: ['--expose-gc', '--import', 'tsx', ...flags] });
+  }
+
+  /**
+   * Runs `file` with an IPC channel as `options` say: `execArgv` in full (tsx included), and
+   * `execPath` when node runs under another program (valgrind: bench/lib/callgrind.ts).
+   */
+  static fork<Req extends { op: string }>(
+    name: string,
+    file: string,
+    options: { execArgv: string[]; execPath?: string },
+  ): Child<Req> {
+    const proc = fork(file, [], { cwd: REPO_ROOT, ...options, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     return new Child<Req>(name, proc);
+  }
+
+  /** The process id, as callgrind_control, strace and /proc name it. */
+  get pid(): number | undefined {
+    return this.proc.pid;
   }
 
   get running(): boolean {

@@ -155,7 +155,7 @@ export async function instructionsPerDelivery(
     return total / delivered;
   } finally {
     await client?.kill();
-    server.stop();
+    await server.stop();
   }
 }
 
@@ -209,7 +209,7 @@ export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions
   } finally {
     if (strace?.exitCode === null) strace.kill('SIGKILL');
     await client?.kill();
-    server.stop();
+    await server.stop();
     rmSync(out, { force: true });
   }
 }
