@@ -287,7 +287,7 @@ export class Subscriber {
   private write(wire: Wire): boolean {
     const stream = this.stream;
     const response = stream.response;
-    const raw = response.raw;
+    const raw = response.node;
     // The response was ended (close(), shutdown): the socket may already serve the next request.
     if (raw.writableEnded) return true;
     // Counted before the write: after a call into Node's stream code the compiler must load every
@@ -447,7 +447,7 @@ export class Subscriber {
    */
   private full(frameLength: number): void {
     // Closed or closing: the abort listener removes it; nothing to decide.
-    if (this.stream.isClosed || this.stream.response.raw.destroyed || this.socket?.destroyed === true) return;
+    if (this.stream.isClosed || this.stream.response.node.destroyed || this.socket?.destroyed === true) return;
     const backlog = this.slow;
     if (frameLength > backlog.largestPending) backlog.largestPending = frameLength;
     if (this.owner.dropOldest && this.state !== CONGESTED) {

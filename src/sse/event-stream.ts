@@ -294,7 +294,7 @@ export class EventStream {
    * follows and ends the stream) or the server is stopping (end it cleanly).
    */
   requestGone(): void {
-    if (this.response.raw.destroyed) this.end();
+    if (this.response.node.destroyed) this.end();
     else this.close();
   }
 
@@ -318,7 +318,7 @@ export class EventStream {
     if (this.ended) return FALSE;
     this.eventsSent++;
     const socket = this.socket;
-    const raw = this.response.raw;
+    const raw = this.response.node;
     // The channel's shortcut: one pre-built chunk to the socket instead of res.write's four parts. Not
     // once the response ended (raw.end() behind the stream's back): the socket may serve the next request.
     if (socket === null || raw.writableEnded || !socket.writable || !socketIsCaughtUp(raw, socket)) {
@@ -361,7 +361,7 @@ export class EventStream {
    */
   close(): void {
     if (this.ended) return;
-    const raw = this.response.raw;
+    const raw = this.response.node;
     if (!raw.writableEnded && !raw.destroyed) {
       const encoder = this.response.bodyEncoder;
       // An encoder ends the response itself, once its last bytes (a gzip trailer) are out.
@@ -398,7 +398,7 @@ export class EventStream {
    */
   writeFrameSync(frame: Buffer): boolean {
     if (this.ended) return false;
-    const raw = this.response.raw;
+    const raw = this.response.node;
     if (raw.destroyed || raw.writableEnded) return false;
     this.heartbeatTimer?.refresh();
     this.response.written += frame.length;
@@ -410,7 +410,7 @@ export class EventStream {
   /** @internal Bytes written to this stream that the socket has not yet taken (the slow-client measure). */
   get bufferedBytes(): number {
     const encoder = this.response.bodyEncoder;
-    const raw = this.response.raw.writableLength;
+    const raw = this.response.node.writableLength;
     return encoder === undefined ? raw : raw + encoder.pendingBytes;
   }
 
@@ -423,7 +423,7 @@ export class EventStream {
   /** @internal Aborts the connection without a clean end (a subscriber dropped by policy, an internal error). */
   destroy(): void {
     this.response.stopWrites('error');
-    this.response.raw.destroy();
+    this.response.node.destroy();
     this.end();
   }
 
@@ -436,7 +436,7 @@ export class EventStream {
   fail(err: unknown): void {
     if (this.ended) return;
     const message = err instanceof HttpError && err.expose ? err.message : GENERIC_ERROR;
-    const raw = this.response.raw;
+    const raw = this.response.node;
     if (!raw.destroyed && !raw.writableEnded) {
       // Its return value only reports a full socket; end() below still delivers the frame.
       this.writeFrameSync(encodeEvent({ event: 'error', data: { message } }));
