@@ -447,7 +447,8 @@ export class Subscriber {
    */
   private full(frameLength: number): void {
     // Closed or closing: the abort listener removes it; nothing to decide.
-    if (this.stream.isClosed || this.stream.response.node.destroyed || this.socket?.destroyed === true) return;
+    if (this.stream.isClosed || this.stream.response.node.destroyed || this.socket?.destroyed === true)
+      return;
     const backlog = this.slow;
     if (frameLength > backlog.largestPending) backlog.largestPending = frameLength;
     if (this.owner.dropOldest && this.state !== CONGESTED) {
