@@ -86,7 +86,7 @@ export function accessLog(options: AccessLogOptions = {}): (r: Request) => Promi
     const startedAt = performance.now();
     let error: string | undefined;
     // Logged on 'close' rather than after next(): a handler may return while its response streams on.
-    r.response.raw.once('close', () => {
+    r.response.node.once('close', () => {
       // This runs from a socket event: a throwing format or logger would be an uncaught exception
       // and bring the whole server down over one log line.
       try {
@@ -110,7 +110,7 @@ function entryOf(r: Request, startedAt: number, error: string | undefined): Acce
   return {
     method: r.method,
     path: r.path,
-    status: res.raw.statusCode,
+    status: res.node.statusCode,
     bytes: res.bytesWritten(),
     durationMs: performance.now() - startedAt,
     events: res.eventStream?.eventsSent,

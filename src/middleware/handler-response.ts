@@ -85,7 +85,7 @@ export async function handlerResponse(r: Request): Promise<void> {
     answerError(res, 500, JSON_TYPE, JSON.stringify(errorEnvelope(unsupported, 500)));
     return;
   }
-  const status = res.raw.statusCode;
+  const status = res.node.statusCode;
   res.header.set('Content-Type', JSON_TYPE);
   // A handler that set an error status itself meant a failure: `code: 0` would contradict it.
   const envelope: Envelope =

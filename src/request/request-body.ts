@@ -196,7 +196,7 @@ function tempFilesFor(r: Request, limits: BodyLimits): TempFiles | undefined {
   const temp = new TempFiles(uploadDir(limits.uploads), (e) =>
     server.logger.error('sluice: could not delete an upload temp file', e),
   );
-  r.response.raw.once('close', () => void temp.removeAll());
+  r.response.node.once('close', () => void temp.removeAll());
   return temp;
 }
 

@@ -217,7 +217,7 @@ export class Request {
   watch(): boolean {
     if (this.watched) return this.closeWatched;
     this.watched = true;
-    const res = this.response.raw;
+    const res = this.response.node;
     if (res.destroyed) {
       this.abort('client');
       return false;
@@ -241,7 +241,7 @@ export class Request {
     // The event stream's end too: one 'close' listener per response, not one each.
     this.response.eventStream?.responseClosed();
     // 'close' before the response finished means the connection went away under us.
-    if (!this.response.raw.writableFinished) this.abort('client');
+    if (!this.response.node.writableFinished) this.abort('client');
   }
 
   /**

@@ -110,7 +110,7 @@ export function pipeFile(
   // `send` pipes the file into the response itself, past any encoder: files go out as they are
   // (compress() leaves them alone; precompress assets, most binary ones are compressed already).
   res.bodyEncoder = undefined;
-  if (res.raw.destroyed) return Promise.resolve();
+  if (res.node.destroyed) return Promise.resolve();
   const pipe = (sendFile: typeof send) =>
     startPipe(sendFile, res, urlPath, options, onDirectory, disposition);
   const sending = loadedSend !== undefined ? pipe(loadedSend) : loadSend().then(pipe);
