@@ -276,7 +276,9 @@ export class Response {
    */
   isStreaming(): boolean {
     if (this.isCommitted()) return true;
-    const type = this.headerView?.get('content-type') ?? this.node.getHeader('content-type');
+    // The view reads Node's map itself after its own: asked once, not again when it says none.
+    const view = this.headerView;
+    const type = view !== undefined ? view.get('content-type') : this.node.getHeader('content-type');
     return typeof type === 'string' && STREAM_TYPES.test(type);
   }
 
