@@ -28,10 +28,14 @@ export class ResponseHeader {
    * What was set here and not given to Node's own header map, as (lower-case name, name, value)
    * triples in the order set: a buffered response hands them to one `writeHead` with its type and
    * length (see `takeHead`), as Fastify sends its head, where `setHeader` would make Node build a
-   * dictionary-mode map, intern each name and walk the map again to render the head. Kept after
-   * the head went out, so reads still see what was sent.
+   * dictionary-mode map, intern each name and walk the map again to render the head.
    */
   private held: (string | HeaderValue)[] | undefined = undefined;
+  /**
+   * The list `takeHead` gave Node's `writeHead`, which Node sends without keeping: reads after the
+   * head went out look here.
+   */
+  private given: OutgoingHttpHeader[] | undefined = undefined;
   /**
    * Whether changes go to Node's map: once the response's Node object was handed out (an
    * escape hatch, a middleware, `send`) the held headers were moved there, and two stores would
@@ -90,7 +94,7 @@ export class ResponseHeader {
 
   /** All headers, names in lower case. */
   toObject(): Record<string, string | number | string[] | undefined> {
-    const head = this.owner.writtenHead();
+    const head = this.given ?? this.owner.writtenHead();
     const all: Record<string, HeaderValue | undefined> = {};
     if (head === undefined) Object.assign(all, this.raw.getHeaders());
     else
@@ -118,22 +122,35 @@ export class ResponseHeader {
 
   /**
    * @internal The held headers as the name/value list `writeHead` takes, with the buffered body's
-   * `type` and `length` when given (kept with them, for later reads); `undefined` when none are
+   * `type` and `length` when given (the list is kept, for later reads); `undefined` when none are
    * held. A committed response refuses changes, so the view is done holding.
    */
   takeHead(type: string | undefined, length: number | undefined): OutgoingHttpHeader[] | undefined {
     const held = this.held;
     if (held === undefined || this.direct) return undefined;
     this.direct = true;
-    if (type !== undefined) held.push('content-type', 'Content-Type', type);
-    // A string, as Node would make of it: a number there sends Node's value check (a regex test
-    // per header) down its generic path, where all-string values stay on the fast one.
-    if (length !== undefined) held.push('content-length', 'Content-Length', `${length}`);
-    const head = new Array<OutgoingHttpHeader>((held.length / 3) * 2);
-    for (let i = 0, j = 0; i < held.length; i += 3, j += 2) {
+    this.held = undefined;
+    // Sized once: pushing the type and length onto the held list grew it to twenty slots.
+    const n = (held.length / 3) * 2;
+    const head = new Array<OutgoingHttpHeader>(
+      n + (type === undefined ? 0 : 2) + (length === undefined ? 0 : 2),
+    );
+    for (let i = 0, j = 0; j < n; i += 3, j += 2) {
       head[j] = held[i + 1] as string;
       head[j + 1] = held[i + 2] as OutgoingHttpHeader;
     }
+    let j = n;
+    if (type !== undefined) {
+      head[j++] = 'Content-Type';
+      head[j++] = type;
+    }
+    // A string, as Node would make of it: a number there sends Node's value check (a regex test
+    // per header) down its generic path, where all-string values stay on the fast one.
+    if (length !== undefined) {
+      head[j] = 'Content-Length';
+      head[j + 1] = `${length}`;
+    }
+    this.given = head;
     return head;
   }
 
@@ -193,8 +210,8 @@ export class ResponseHeader {
   }
 
   /** A header of a head Node was given as a list, which it sends without keeping (see `writtenHead`). */
-  private sent(name: string): string | undefined {
-    const head = this.owner.writtenHead();
+  private sent(name: string): OutgoingHttpHeader | undefined {
+    const head = this.given ?? this.owner.writtenHead();
     if (head === undefined) return undefined;
     const lower = name.toLowerCase();
     for (let i = 0; i < head.length; i += 2)

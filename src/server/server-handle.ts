@@ -53,14 +53,14 @@ export function handleRequest(ctx: Server, req: IncomingMessage, res: ServerResp
   ctx.active++;
   if (ctx.stopping) res.setHeader('Connection', 'close');
   if (ctx.tracksCurrentRequest) {
-    runWithRequest(r, () => run(ctx, r)).catch((e: unknown) => failedToEnd(ctx, r, e));
+    void runWithRequest(r, () => run(ctx, r));
     return;
   }
   // A chain of one handler (no middleware) takes a path with no async frame of its own: a
   // synchronous handler is answered before this returns, and an idle event stream holds no
   // suspended run()/next() frames (see `runOnly`).
   if (chain.length === 1) runOnly(ctx, r);
-  else run(ctx, r).catch((e: unknown) => failedToEnd(ctx, r, e));
+  else void run(ctx, r);
 }
 
 function failedToEnd(ctx: Server, r: Request, e: unknown): void {
@@ -68,29 +68,38 @@ function failedToEnd(ctx: Server, r: Request, e: unknown): void {
   r.response.raw.destroy();
 }
 
+/**
+ * Runs a chain with middleware (or a body to read first), then ends the request as `runOnly`
+ * does. It never rejects: a `.catch()` on it would cost each request a closure, a promise and a
+ * microtask turn.
+ */
 async function run(ctx: Server, r: Request): Promise<void> {
   try {
-    const body = readBodyFirst(r);
-    if (body !== undefined) await body;
-    await r.middleware.run();
-    const rest = r.middleware.settled();
-    if (rest !== undefined) await rest;
-    // A serveFile() the handler did not await still owns the response: end it only once sent.
-    if (r.response.filePending !== undefined) await r.response.filePending;
-    writeReturnValue(r);
-  } catch (e) {
-    if (!isExitSignal(e)) reportError(r, e);
-  }
-  try {
+    try {
+      const body = readBodyFirst(r);
+      if (body !== undefined) await body;
+      const m = r.middleware;
+      try {
+        await m.run();
+        m.ran();
+      } catch (e) {
+        m.runFailed(e);
+      }
+      const rest = m.settled();
+      if (rest !== undefined) await rest;
+      // A serveFile() the handler did not await still owns the response: end it only once sent.
+      if (r.response.filePending !== undefined) await r.response.filePending;
+      writeReturnValue(r);
+    } catch (e) {
+      if (!isExitSignal(e)) reportError(r, e);
+    }
     // An event stream outlives the handler that opened it: it ends with es.close(), the client
     // leaving or a shutdown. Until then the request counts as running, so a shutdown waits for it.
-    const es = r.response.openStream();
-    if (es !== undefined) await es.closed;
-    // A promise only when an encoder compresses a large body off the event loop.
-    const ending = r.response.finish();
-    if (ending !== undefined) await ending;
-  } finally {
+    endRequest(ctx, r);
+  } catch (e) {
+    // Thrown before endRequest, which counts the request out itself and never throws.
     ctx.active--;
+    failedToEnd(ctx, r, e);
   }
 }
 
