@@ -92,6 +92,16 @@ export class ResponseHeader {
     return this.find(name) !== undefined || this.raw.hasHeader(name) || this.sent(name) !== undefined;
   }
 
+  /**
+   * @internal {@link has} for a name already in lower case. While the view holds headers, Node's
+   * map is empty and nothing was sent: the held list alone answers, with no case folding.
+   */
+  hasLower(lower: string): boolean {
+    const held = this.held;
+    if (held !== undefined && !this.direct) return indexIn(held, lower) >= 0;
+    return this.has(lower);
+  }
+
   /** All headers, names in lower case. */
   toObject(): Record<string, string | number | string[] | undefined> {
     const head = this.given ?? this.owner.writtenHead();

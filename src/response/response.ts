@@ -711,7 +711,7 @@ export class Response {
   /** Whether a header is set, in Node's map or held by the header view, without making the view. */
   private hasHeader(lower: string): boolean {
     const view = this.headerView;
-    return view === undefined ? this.node.hasHeader(lower) : view.has(lower);
+    return view === undefined ? this.node.hasHeader(lower) : view.hasLower(lower);
   }
 
   /** The type a buffered body without one is sent as, set early so an encoder can judge it. */
