@@ -295,7 +295,7 @@ export class Subscriber {
     stream.eventsSent++;
     const socket = this.socket;
     // Bytes the response still holds (a notice, a heartbeat, the handler's own send) go first.
-    if (socket === null || !socketIsCaughtUp(raw, socket)) return stream.writeFrameSync(wire.frame);
+    if (socket === null || !socketIsCaughtUp(raw)) return stream.writeFrameSync(wire.frame);
     const owner = this.owner;
     // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
     if (owner.batching && (this.flags & CORKED) === 0) {

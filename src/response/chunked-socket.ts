@@ -102,18 +102,62 @@ export function chunkedSocketOf(response: Response): Socket | null {
   if (raw.writableEnded || hasEncoding(raw.getHeader('content-encoding'))) return null;
   const socket = raw.socket;
   if (socket === null || !socket.writable) return null;
-  return (socket as unknown as SocketInternals)._httpMessage === raw ? socket : null;
+  if ((socket as unknown as SocketInternals)._httpMessage !== raw) return null;
+  return heldIsReadable(raw, socket) ? socket : null;
 }
 
 /**
- * @internal Whether a chunk written to `socket` now lands after every byte the
- * response accepted: its head has left, and it holds nothing of its own (on
- * Node 24, the chunks of this tick; on any version, `outputData`), so its
- * `writableLength` is the socket's. Two getters and a field read per write.
+ * The key of what `res.write` holds back in a tick besides `outputData`: Node 22's and 24's
+ * `kChunkedLength` (a symbol private to node:http, found on the first response that takes the
+ * shortcut), or on Node 20, which holds nothing else, `outputSize` once more. `null`: a Node
+ * whose response does not look like one of those, where the shortcut is never taken.
  */
-export function socketIsCaughtUp(raw: ServerResponse, socket: Socket): boolean {
+let heldKey: string | symbol | null | undefined;
+
+/** Finds {@link heldKey} on a response (see there). */
+function findHeldKey(raw: ServerResponse): string | symbol | null {
+  const internals = raw as unknown as Record<string | symbol, unknown>;
+  if (typeof internals.outputSize !== 'number') return null;
+  let chunkedBuffer = false;
+  for (const key of Object.getOwnPropertySymbols(raw)) {
+    if (key.description === 'kChunkedLength') return typeof internals[key] === 'number' ? key : null;
+    if (key.description === 'kChunkedBuffer') chunkedBuffer = true;
+  }
+  // A buffer without the count of its bytes: a layout this was not written for.
+  return chunkedBuffer ? null : 'outputSize';
+}
+
+/**
+ * Whether {@link socketIsCaughtUp}'s field reads say what `writableLength` would on this
+ * response: the key is known, and Node's count of what the response holds is those fields plus
+ * the socket's own.
+ */
+function heldIsReadable(raw: ServerResponse, socket: Socket): boolean {
+  heldKey ??= findHeldKey(raw);
+  const key = heldKey;
+  if (key === null) return false;
+  const internals = raw as unknown as Record<string | symbol, number>;
+  const held = (internals.outputSize as number) + (key === 'outputSize' ? 0 : (internals[key] as number));
+  // Checked while they are zero (as they are when a stream starts): Node 24's getter adds chunk
+  // framing to a non-zero count, and either way the shortcut waits for zero.
+  return held !== 0 || raw.writableLength === socket.writableLength;
+}
+
+/**
+ * @internal Whether a chunk written to the response's socket now lands after every byte the
+ * response accepted: its head has left, and it holds nothing of its own (on Node 22 and 24, the
+ * chunks of this tick; on any version, `outputData`). This is `raw.writableLength ===
+ * socket.writableLength` (Node adds the socket's count to what the response holds), read as
+ * the response's own fields: three field reads per write where the getters cost two calls and
+ * five loads. Only for a response {@link chunkedSocketOf} accepted, which checked that these
+ * fields are what Node counts.
+ */
+export function socketIsCaughtUp(raw: ServerResponse): boolean {
+  const internals = raw as unknown as Record<string | symbol, unknown>;
   return (
-    (raw as unknown as ResponseInternals)._headerSent === true && raw.writableLength === socket.writableLength
+    internals._headerSent === true &&
+    internals.outputSize === 0 &&
+    internals[heldKey as string | symbol] === 0
   );
 }
 

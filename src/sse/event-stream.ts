@@ -321,7 +321,7 @@ export class EventStream {
     const raw = this.response.node;
     // The channel's shortcut: one pre-built chunk to the socket instead of res.write's four parts. Not
     // once the response ended (raw.end() behind the stream's back): the socket may serve the next request.
-    if (socket === null || raw.writableEnded || !socket.writable || !socketIsCaughtUp(raw, socket)) {
+    if (socket === null || raw.writableEnded || !socket.writable || !socketIsCaughtUp(raw)) {
       return this.writeFrame(framed.frame);
     }
     this.heartbeatTimer?.refresh();
