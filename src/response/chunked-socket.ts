@@ -33,7 +33,7 @@
  * `flush()`'s own parked chunks ({@link writeChunkTo}), which it may add to:
  * they wait where Node's own writes would find and send them first.
  */
-import { type OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { type OutgoingHttpHeader, OutgoingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Response } from './response.ts';
 
@@ -122,19 +122,15 @@ export function chunkedSocketOf(response: Response): Socket | null {
 }
 
 /**
- * The key of what `res.write` holds back in a tick besides `outputData`: Node 22's and 24's
- * `kChunkedLength` (a symbol private to node:http, found on the first response that takes the
- * shortcut), or on Node 20, which holds nothing else, `outputSize` once more. `null`: a Node
- * whose response does not look like one of those, where the shortcut is never taken.
+ * Finds {@link HELD_KEY} on a fresh message (node:http sets the fields in OutgoingMessage's
+ * constructor): Node 22's and 24's `kChunkedLength` (a symbol private to node:http), or on Node 20,
+ * which holds nothing else, `outputSize` once more. `null`: a layout this was not written for.
  */
-let heldKey: string | symbol | null | undefined;
-
-/** Finds {@link heldKey} on a response (see there). */
-function findHeldKey(raw: ServerResponse): string | symbol | null {
-  const internals = raw as unknown as Record<string | symbol, unknown>;
+function findHeldKey(message: OutgoingMessage): string | symbol | null {
+  const internals = message as unknown as Record<string | symbol, unknown>;
   if (typeof internals.outputSize !== 'number') return null;
   let chunkedBuffer = false;
-  for (const key of Object.getOwnPropertySymbols(raw)) {
+  for (const key of Object.getOwnPropertySymbols(message)) {
     if (key.description === 'kChunkedLength') return typeof internals[key] === 'number' ? key : null;
     if (key.description === 'kChunkedBuffer') chunkedBuffer = true;
   }
@@ -143,13 +139,20 @@ function findHeldKey(raw: ServerResponse): string | symbol | null {
 }
 
 /**
+ * The key of what `res.write` holds back in a tick besides `outputData` (see
+ * {@link findHeldKey}), or `null`, where the shortcut is never taken. Found once, when the module
+ * loads, and a constant: TurboFan folds it into the code of every write, where a variable is a
+ * load and a check per write.
+ */
+const HELD_KEY = findHeldKey(new OutgoingMessage());
+
+/**
  * Whether {@link socketIsCaughtUp}'s field reads say what `writableLength` would on this
  * response: the key is known, and Node's count of what the response holds is those fields plus
  * the socket's own.
  */
 function heldIsReadable(raw: ServerResponse, socket: Socket): boolean {
-  heldKey ??= findHeldKey(raw);
-  const key = heldKey;
+  const key = HELD_KEY;
   if (key === null) return false;
   const internals = raw as unknown as Record<string | symbol, number>;
   const held = (internals.outputSize as number) + (key === 'outputSize' ? 0 : (internals[key] as number));
@@ -172,7 +175,7 @@ export function socketIsCaughtUp(raw: ServerResponse): boolean {
   return (
     internals._headerSent === true &&
     internals.outputSize === 0 &&
-    internals[heldKey as string | symbol] === 0
+    internals[HELD_KEY as string | symbol] === 0
   );
 }
 
