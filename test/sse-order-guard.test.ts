@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Channel, type EventStream } from '../src/index.ts';
 import { startServer, type TestServer } from './helpers/server.ts';
@@ -11,9 +12,12 @@ import { read, waitFor } from './helpers/sse-clients.ts';
 // over a real socket, and then checks the shortcut is taken again once the response caught up.
 
 const channel = new Channel({ name: 'order-guard' });
+const joined = new Channel({ name: 'order-guard-joined' });
 let ts: TestServer;
 let stream: EventStream | undefined;
 let shortcutWrites = -1;
+/** Every socket.write the server made for /joined's stream, as text. */
+const joinedWrites: string[] = [];
 
 before(async () => {
   ts = await startServer((s) => {
@@ -21,6 +25,17 @@ before(async () => {
       const es = r.response.sse({ heartbeat: 0 });
       stream = es;
       await channel.subscribe(es);
+    });
+    s.get('/joined', async (r) => {
+      const socket = r.response.raw.socket as Socket;
+      const write = socket.write;
+      // Observes and forwards: the real socket still writes every byte.
+      socket.write = function (this: Socket, chunk: unknown, ...rest: unknown[]) {
+        joinedWrites.push(Buffer.from(chunk as Buffer).toString('latin1'));
+        return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+      } as Socket['write'];
+      const es = r.response.sse({ heartbeat: 0 });
+      await joined.subscribe(es);
     });
     s.get('/mix', async () => {
       const es = stream as EventStream;
@@ -46,6 +61,7 @@ before(async () => {
 after(async () => {
   await ts.close();
   channel.close();
+  joined.close();
 });
 
 test('fan-out and sends wait for bytes the response still holds, and go straight to the socket again after', async () => {
@@ -61,4 +77,17 @@ test('fan-out and sends wait for bytes the response still holds, and go straight
   const order = [...body.matchAll(/^(?:: |data: )([a-h])$/gm)].map((m) => m[1]).join('');
   assert.equal(order, 'abcdefgh', body);
   assert.equal(shortcutWrites, 1, 'the publish after the tick went straight to the socket');
+});
+
+test("a channel's own frame (the cursor a client gets on joining) goes to the socket as one chunk", async () => {
+  joined.publish({ data: 'before' });
+  const res = await read(`${ts.url}/joined`, {
+    onChunk: (_c, all) => all.some((c) => c.text.includes('id: ')),
+  });
+  const frame = /id: [^\n]*\n\n/.exec(res.body)?.[0];
+  assert.ok(frame !== undefined, res.body);
+  // Through res.write it would be four socket writes (size line, CRLF, frame, CRLF), and a write
+  // callback and a writev on a socket the fan-out then writes every event to.
+  const chunk = `${Buffer.byteLength(frame).toString(16)}\r\n${frame}\r\n`;
+  assert.ok(joinedWrites.includes(chunk), JSON.stringify(joinedWrites));
 });
