@@ -84,9 +84,11 @@ export interface SubscriberSettings {
   readonly resolveDone: (reason: SubscriptionEnd) => void;
 }
 
-// States as small integers: the hot path compares one field with a constant.
+// States as small integers: the hot path compares one field with a constant. Not exported: TurboFan
+// folds a module's own constant into the code, where an exported one is read from its cell and
+// checked for the hole on every use.
 /** Writing as events come. */
-export const LIVE = 0;
+const LIVE = 0;
 /** Socket full under `drop-oldest`: events wait in the queue until `drain`. */
 const CONGESTED = 1;
 /** Joining: its replay (or the adapter) is not ready yet; live events wait in the queue. */
@@ -279,7 +281,8 @@ export class Subscriber {
       this.pushSlow(record);
       return;
     }
-    const wire = wireOf(record);
+    // Framed by the first subscriber; the others read the cached Wire without a call.
+    const wire = record.wire ?? wireOf(record);
     if (!this.write(wire)) this.full(wire.size);
   }
 
@@ -295,7 +298,7 @@ export class Subscriber {
     stream.eventsSent++;
     const socket = this.socket;
     // Bytes the response still holds (a notice, a heartbeat, the handler's own send) go first.
-    if (socket === null || !socketIsCaughtUp(raw, socket)) return stream.writeFrameSync(wire.frame);
+    if (socket === null || !socketIsCaughtUp(raw)) return stream.writeFrameSync(wire.frame);
     const owner = this.owner;
     // Several events in one tick: one syscall for all of them, as res.write's own cork gives.
     if (owner.batching && (this.flags & CORKED) === 0) {

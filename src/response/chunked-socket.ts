@@ -33,7 +33,7 @@
  * `flush()`'s own parked chunks ({@link writeChunkTo}), which it may add to:
  * they wait where Node's own writes would find and send them first.
  */
-import { type OutgoingHttpHeader, ServerResponse } from 'node:http';
+import { type OutgoingHttpHeader, OutgoingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Response } from './response.ts';
 
@@ -60,6 +60,21 @@ export function chunkOf(text: string): ChunkedFrame {
   chunk.write(text, head.length, 'utf8');
   chunk.write(CRLF, head.length + length, 'latin1');
   return { chunk, frame: chunk.subarray(head.length, head.length + length) };
+}
+
+/**
+ * @internal Frames `frame` as one HTTP/1.1 chunk, as {@link chunkOf} does for text: for frames
+ * already encoded, written once (a heartbeat, a channel's cursor), where a copy costs less than
+ * the three socket writes of size line, frame and CRLF.
+ */
+export function chunkOfBytes(frame: Buffer): Buffer {
+  const length = frame.length;
+  const head = `${length.toString(16)}${CRLF}`;
+  const chunk = Buffer.allocUnsafe(head.length + length + 2);
+  chunk.write(head, 0, 'latin1');
+  frame.copy(chunk, head.length);
+  chunk.write(CRLF, head.length + length, 'latin1');
+  return chunk;
 }
 
 // The parts of ServerResponse this module reads that @types/node does not
@@ -102,18 +117,65 @@ export function chunkedSocketOf(response: Response): Socket | null {
   if (raw.writableEnded || hasEncoding(raw.getHeader('content-encoding'))) return null;
   const socket = raw.socket;
   if (socket === null || !socket.writable) return null;
-  return (socket as unknown as SocketInternals)._httpMessage === raw ? socket : null;
+  if ((socket as unknown as SocketInternals)._httpMessage !== raw) return null;
+  return heldIsReadable(raw, socket) ? socket : null;
 }
 
 /**
- * @internal Whether a chunk written to `socket` now lands after every byte the
- * response accepted: its head has left, and it holds nothing of its own (on
- * Node 24, the chunks of this tick; on any version, `outputData`), so its
- * `writableLength` is the socket's. Two getters and a field read per write.
+ * Finds {@link HELD_KEY} on a fresh message (node:http sets the fields in OutgoingMessage's
+ * constructor): Node 22's and 24's `kChunkedLength` (a symbol private to node:http), or on Node 20,
+ * which holds nothing else, `outputSize` once more. `null`: a layout this was not written for.
  */
-export function socketIsCaughtUp(raw: ServerResponse, socket: Socket): boolean {
+function findHeldKey(message: OutgoingMessage): string | symbol | null {
+  const internals = message as unknown as Record<string | symbol, unknown>;
+  if (typeof internals.outputSize !== 'number') return null;
+  let chunkedBuffer = false;
+  for (const key of Object.getOwnPropertySymbols(message)) {
+    if (key.description === 'kChunkedLength') return typeof internals[key] === 'number' ? key : null;
+    if (key.description === 'kChunkedBuffer') chunkedBuffer = true;
+  }
+  // A buffer without the count of its bytes: a layout this was not written for.
+  return chunkedBuffer ? null : 'outputSize';
+}
+
+/**
+ * The key of what `res.write` holds back in a tick besides `outputData` (see
+ * {@link findHeldKey}), or `null`, where the shortcut is never taken. Found once, when the module
+ * loads, and a constant: TurboFan folds it into the code of every write, where a variable is a
+ * load and a check per write.
+ */
+const HELD_KEY = findHeldKey(new OutgoingMessage());
+
+/**
+ * Whether {@link socketIsCaughtUp}'s field reads say what `writableLength` would on this
+ * response: the key is known, and Node's count of what the response holds is those fields plus
+ * the socket's own.
+ */
+function heldIsReadable(raw: ServerResponse, socket: Socket): boolean {
+  const key = HELD_KEY;
+  if (key === null) return false;
+  const internals = raw as unknown as Record<string | symbol, number>;
+  const held = (internals.outputSize as number) + (key === 'outputSize' ? 0 : (internals[key] as number));
+  // Checked while they are zero (as they are when a stream starts): Node 24's getter adds chunk
+  // framing to a non-zero count, and either way the shortcut waits for zero.
+  return held !== 0 || raw.writableLength === socket.writableLength;
+}
+
+/**
+ * @internal Whether a chunk written to the response's socket now lands after every byte the
+ * response accepted: its head has left, and it holds nothing of its own (on Node 22 and 24, the
+ * chunks of this tick; on any version, `outputData`). This is `raw.writableLength ===
+ * socket.writableLength` (Node adds the socket's count to what the response holds), read as
+ * the response's own fields: three field reads per write where the getters cost two calls and
+ * five loads. Only for a response {@link chunkedSocketOf} accepted, which checked that these
+ * fields are what Node counts.
+ */
+export function socketIsCaughtUp(raw: ServerResponse): boolean {
+  const internals = raw as unknown as Record<string | symbol, unknown>;
   return (
-    (raw as unknown as ResponseInternals)._headerSent === true && raw.writableLength === socket.writableLength
+    internals._headerSent === true &&
+    internals.outputSize === 0 &&
+    internals[HELD_KEY as string | symbol] === 0
   );
 }
 

@@ -5,6 +5,7 @@ import {
   type ChunkedFrame,
   chunkedSocketOf,
   chunkOf,
+  chunkOfBytes,
   socketIsCaughtUp,
   writeBuiltChunkTo,
 } from '../response/chunked-socket.ts';
@@ -321,7 +322,7 @@ export class EventStream {
     const raw = this.response.node;
     // The channel's shortcut: one pre-built chunk to the socket instead of res.write's four parts. Not
     // once the response ended (raw.end() behind the stream's back): the socket may serve the next request.
-    if (socket === null || raw.writableEnded || !socket.writable || !socketIsCaughtUp(raw, socket)) {
+    if (socket === null || raw.writableEnded || !socket.writable || !socketIsCaughtUp(raw)) {
       return this.writeFrame(framed.frame);
     }
     this.heartbeatTimer?.refresh();
@@ -404,7 +405,16 @@ export class EventStream {
     this.response.written += frame.length;
     this.writtenAtBeat = this.response.written;
     const encoder = this.response.bodyEncoder;
-    return encoder === undefined ? raw.write(frame) : encoder.writeSync(frame);
+    if (encoder !== undefined) return encoder.writeSync(frame);
+    // The shortcut, as for events: a stream's own frames (a channel's cursor or notice, a heartbeat)
+    // through res.write would cost a cork, a four-part writev and a write callback on the socket,
+    // and Node's stream code stays dearer for every later write to a socket that has seen them.
+    const socket = this.socket;
+    // Never an empty frame: as a chunk it would end the response.
+    if (socket !== null && frame.length !== 0 && socket.writable && socketIsCaughtUp(raw)) {
+      return socket.write(chunkOfBytes(frame));
+    }
+    return raw.write(frame);
   }
 
   /** @internal Bytes written to this stream that the socket has not yet taken (the slow-client measure). */
