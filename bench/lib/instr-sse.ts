@@ -1,6 +1,7 @@
 // The SSE broadcast mode of bench/instructions.ts (issue #15, target 5): instructions of the
 // server's main thread per delivery, through the SSE suite's own load client and publish
-// protocol (clients/sse-load.ts, servers/harness.ts's `burst`). N clients connect and are
+// protocol (clients/sse-load.ts, servers/harness.ts's `burst`; the steps in lib/sse-broadcast.ts,
+// shared with the suite and bench/ab.ts --suite sse). N clients connect and are
 // pinged, a warm-up burst lets the JIT settle, then counting covers exactly one more burst of E
 // events from its first publish to the last client's receipt of the last event; every client
 // must have received every event of it exactly once and in order, or the run fails.
