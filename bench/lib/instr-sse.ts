@@ -1,6 +1,7 @@
 // The SSE broadcast mode of bench/instructions.ts (issue #15, target 5): instructions of the
 // server's main thread per delivery, through the SSE suite's own load client and publish
-// protocol (clients/sse-load.ts, servers/harness.ts's `burst`). N clients connect and are
+// protocol (clients/sse-load.ts, servers/harness.ts's `burst`; the steps in lib/sse-broadcast.ts,
+// shared with the suite and bench/ab.ts --suite sse). N clients connect and are
 // pinged, a warm-up burst lets the JIT settle, then counting covers exactly one more burst of E
 // events from its first publish to the last client's receipt of the last event; every client
 // must have received every event of it exactly once and in order, or the run fails.
@@ -11,11 +12,12 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Connected, LoadRequest, LoadStatus, PhaseResult, Published } from '../servers/protocol.ts';
+import type { LoadRequest } from '../servers/protocol.ts';
 import { CountedServer } from './callgrind.ts';
 import type { ServerEntry } from './catalog.ts';
-import { Child } from './children.ts';
+import type { Child } from './children.ts';
 import { sleep } from './clock.ts';
+import { type Broadcast, burst, connectClients } from './sse-broadcast.ts';
 
 export interface SseCountOptions {
   clients: number;
@@ -49,87 +51,18 @@ type Log = (line: string) => void;
 const SLOW = 120_000;
 
 /** A server with `clients` SSE clients connected, pinged and warmed by one burst. */
-interface Broadcast {
-  server: CountedServer;
-  client: Child<LoadRequest>;
-  nextSeq: number;
-}
-
 async function connectAndWarm(server: CountedServer, o: SseCountOptions): Promise<Broadcast> {
   const hello = await server.listening;
   if (hello.sseUnavailable) throw new Error(`${server.name}: ${hello.sseUnavailable}`);
-  const client = Child.spawn<LoadRequest>('load client', 'bench/clients/sse-load.ts');
-  await client.waitFor('ready', 30_000);
-  const c = await client.call<Connected>(
-    { op: 'connect', port: hello.port, path: '/sse', clients: o.clients, batch: 50, timeoutMs: SLOW },
-    SLOW + 10_000,
-  );
-  if (c.connected < o.clients)
-    throw new Error(`connected ${c.connected} of ${o.clients}: ${JSON.stringify(c.errors)}`);
-  const deadline = Date.now() + SLOW;
-  while ((await server.call<{ n: number }>({ op: 'count' }, SLOW)).n < o.clients) {
-    if (Date.now() > deadline) throw new Error(`${server.name}: subscribers did not reach ${o.clients}`);
-    await sleep(100);
-  }
-  // Pings (seq 0) until every client has one, as the SSE suite does: each subscription delivers.
-  for (;;) {
-    await server.call({ op: 'ping' }, SLOW);
-    await sleep(200);
-    if ((await client.call<LoadStatus>({ op: 'status' }, SLOW)).pinged >= o.clients) break;
-    if (Date.now() > deadline) throw new Error(`${server.name}: not every client received the ping`);
-  }
-  const b: Broadcast = { server, client, nextSeq: 1 };
-  await burst(
-    b,
-    o.warm,
-    o.clients,
-    () => undefined,
-    () => undefined,
-  );
+  const client = await connectClients(server, hello.port, {
+    clients: o.clients,
+    batch: 50,
+    timeoutMs: SLOW,
+    pingEveryMs: 200,
+  });
+  const b: Broadcast = { server, client, clients: o.clients, nextSeq: 1, timeoutMs: SLOW };
+  await burst(b, o.warm);
   return b;
-}
-
-/**
- * One burst of `events` events; `before` runs after the client is told the phase and before
- * the first publish, `after` once every client has the last event. Fails unless every client
- * received every event exactly once and in order. Returns the deliveries.
- */
-async function burst(
-  b: Broadcast,
-  events: number,
-  clients: number,
-  before: () => void | Promise<void>,
-  after: () => void | Promise<void>,
-): Promise<number> {
-  const fromSeq = b.nextSeq;
-  await b.client.call({ op: 'phase', fromSeq }, SLOW);
-  await before();
-  const published = await b.server.call<Published>(
-    { op: 'burst', fromSeq, seconds: 1e6, maxEvents: events },
-    10 * SLOW,
-  );
-  const result = await b.client.call<PhaseResult>(
-    { op: 'collect', lastSeq: published.lastSeq, timeoutMs: 10 * SLOW },
-    11 * SLOW,
-  );
-  await after();
-  b.nextSeq = published.lastSeq + 1;
-  const expected = clients * events;
-  if (
-    published.lastSeq !== fromSeq + events - 1 ||
-    result.clients !== clients ||
-    result.complete !== clients ||
-    result.delivered !== expected ||
-    result.orderErrors !== 0 ||
-    result.parseErrors !== 0
-  ) {
-    throw new Error(
-      `${b.server.name}: burst not fully delivered: ${result.delivered} of ${expected} deliveries, ` +
-        `${result.complete} of ${clients} clients complete, ${result.orderErrors} order and ` +
-        `${result.parseErrors} parse errors, ${result.closed} closed`,
-    );
-  }
-  return result.delivered;
 }
 
 /** Instructions of the server's main thread per delivery over one counted burst, under callgrind. */
@@ -143,13 +76,14 @@ export async function instructionsPerDelivery(
   try {
     const b = await connectAndWarm(server, o);
     client = b.client;
-    const delivered = await burst(
-      b,
-      o.events,
-      o.clients,
-      () => server.instrument(true),
-      () => server.instrument(false),
-    );
+    const { delivered } = (
+      await burst(
+        b,
+        o.events,
+        () => server.instrument(true),
+        () => server.instrument(false),
+      )
+    ).result;
     const { total, file } = server.mainThreadTotal();
     if (o.keep) log(`${entry.name}: dump kept at ${file} (pid ${server.pid}; /tmp/perf-${server.pid}.map)`);
     return total / delivered;
@@ -172,7 +106,6 @@ export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions
     await burst(
       b,
       o.events,
-      o.clients,
       () => {
         cpu0 = cpuTicks(server.pid);
       },
@@ -182,29 +115,32 @@ export async function syscallsPerDelivery(entry: ServerEntry, o: SseCountOptions
     const user = cpu1.user - cpu0.user;
     const userShare = user / Math.max(1, user + cpu1.system - cpu0.system);
     let exited: Promise<void> = Promise.resolve();
-    const delivered = await burst(
-      b,
-      o.events,
-      o.clients,
-      async () => {
-        const proc = spawn('strace', ['-c', '-f', '-p', server.pid, '-o', out], {
-          stdio: ['ignore', 'ignore', 'pipe'],
-        });
-        strace = proc;
-        exited = new Promise((resolve) => proc.once('exit', () => resolve()));
-        // strace says "Process N attached" once per thread; the main thread's comes first.
-        await new Promise<void>((resolve, reject) => {
-          proc.stderr?.on('data', (c: Buffer) => (c.toString().includes('attached') ? resolve() : undefined));
-          proc.once('error', reject);
-          proc.once('exit', (code) => reject(new Error(`strace exited (${code}) before attaching`)));
-        });
-        await sleep(300);
-      },
-      async () => {
-        strace?.kill('SIGINT');
-        await exited;
-      },
-    );
+    const { delivered } = (
+      await burst(
+        b,
+        o.events,
+        async () => {
+          const proc = spawn('strace', ['-c', '-f', '-p', server.pid, '-o', out], {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          });
+          strace = proc;
+          exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+          // strace says "Process N attached" once per thread; the main thread's comes first.
+          await new Promise<void>((resolve, reject) => {
+            proc.stderr?.on('data', (c: Buffer) =>
+              c.toString().includes('attached') ? resolve() : undefined,
+            );
+            proc.once('error', reject);
+            proc.once('exit', (code) => reject(new Error(`strace exited (${code}) before attaching`)));
+          });
+          await sleep(300);
+        },
+        async () => {
+          strace?.kill('SIGINT');
+          await exited;
+        },
+      )
+    ).result;
     return { userShare, ...parseStrace(readFileSync(out, 'utf8'), delivered) };
   } finally {
     if (strace?.exitCode === null) strace.kill('SIGKILL');

@@ -4,12 +4,10 @@
 import type { Options } from '../lib/args.ts';
 import { pick, type ServerEntry } from '../lib/catalog.ts';
 import { Child, listeningOrReason } from '../lib/children.ts';
-import { sleep } from '../lib/clock.ts';
+import { connectClients, deliveriesPerSec } from '../lib/sse-broadcast.ts';
 import type {
-  Connected,
   CpuSample,
   LoadRequest,
-  LoadStatus,
   Memory,
   PhaseResult,
   Published,
@@ -91,38 +89,12 @@ async function runOnce(entry: ServerEntry, rep: number, o: Options): Promise<Sse
     const n = o.clients;
     const mem0 = await server.call<Memory>({ op: 'memory' }, 10_000);
 
-    client = Child.spawn<LoadRequest>('load client', 'bench/clients/sse-load.ts');
-    await client.waitFor('ready', 30_000);
-    const c = await client.call<Connected>(
-      {
-        op: 'connect',
-        port: hello.port,
-        path: '/sse',
-        clients: n,
-        batch: o.batch,
-        timeoutMs: 10_000 + n * 5,
-      },
-      20_000 + n * 5,
-    );
-    if (c.connected < n) throw new Error(`connected ${c.connected} of ${n}: ${JSON.stringify(c.errors)}`);
-
-    const count = async (): Promise<number> => (await server.call<{ n: number }>({ op: 'count' }, 5000)).n;
-    await until(
-      async () => (await count()) >= n,
-      10_000 + n,
-      () => `subscribers did not reach ${n}`,
-    );
-    // Pings (seq 0) until every client has one: proof that each subscription
-    // delivers, whatever the library does between accepting and subscribing.
-    await until(
-      async () => {
-        await server.call({ op: 'ping' }, 5000);
-        await sleep(50);
-        return (await client!.call<LoadStatus>({ op: 'status' }, 5000)).pinged >= n;
-      },
-      10_000,
-      () => 'not every client received the ping',
-    );
+    client = await connectClients(server, hello.port, {
+      clients: n,
+      batch: o.batch,
+      timeoutMs: 10_000 + n * 5,
+      pingEveryMs: 50,
+    });
     const mem1 = await server.call<Memory>({ op: 'memory' }, 10_000);
     const drainMs = Math.max(5000, o.seconds * 2000);
     const maxEvents = Math.max(1, Math.floor(o.maxDeliveries / n));
@@ -172,11 +144,10 @@ async function phase(
   );
   const cpu1 = await server.call<CpuSample>({ op: 'cpu' }, 5000);
   const events = published.lastSeq - published.fromSeq + 1;
-  const spanUs = (result.lastRecvUs || published.lastUs) - published.firstUs;
   return {
     published,
     result,
-    deliveriesPerSec: result.delivered / (spanUs / 1e6),
+    deliveriesPerSec: deliveriesPerSec(published, result),
     eventsPerSec: events / Math.max(1e-6, (published.lastUs - published.firstUs) / 1e6),
     // The server's share of one core over the phase, delivery tail included.
     serverCpuPct: (100 * (cpu1.cpuUs - cpu0.cpuUs)) / (cpu1.nowUs - cpu0.nowUs),
@@ -187,12 +158,4 @@ async function phase(
       result.orderErrors === 0 &&
       result.parseErrors === 0,
   };
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(what());
-    await sleep(20);
-  }
 }
