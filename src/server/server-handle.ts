@@ -69,6 +69,16 @@ function failedToEnd(ctx: Server, r: Request, e: unknown): void {
 }
 
 /**
+ * `failedToEnd` for a throw before `endRequest` (an error answer that could not be written, say):
+ * the request is counted out here, as `endRequest` would have, or a shutdown waits for it.
+ * `endRequest` itself counts it out and never throws, so no request is counted twice.
+ */
+function failedBeforeEnd(ctx: Server, r: Request, e: unknown): void {
+  ctx.active--;
+  failedToEnd(ctx, r, e);
+}
+
+/**
  * Runs a chain with middleware (or a body to read first), then ends the request as `runOnly`
  * does. It never rejects: a `.catch()` on it would cost each request a closure, a promise and a
  * microtask turn.
@@ -97,9 +107,7 @@ async function run(ctx: Server, r: Request): Promise<void> {
     // leaving or a shutdown. Until then the request counts as running, so a shutdown waits for it.
     endRequest(ctx, r);
   } catch (e) {
-    // Thrown before endRequest, which counts the request out itself and never throws.
-    ctx.active--;
-    failedToEnd(ctx, r, e);
+    failedBeforeEnd(ctx, r, e);
   }
 }
 
@@ -163,7 +171,7 @@ function handlerReturned(ctx: Server, r: Request, out: unknown): void {
     }
     endRequest(ctx, r);
   } catch (e) {
-    failedToEnd(ctx, r, e);
+    failedBeforeEnd(ctx, r, e);
   }
 }
 
@@ -174,7 +182,7 @@ function handlerFailed(ctx: Server, r: Request, e: unknown): void {
     if (!isExitSignal(e)) reportError(r, e);
     endRequest(ctx, r);
   } catch (e2) {
-    failedToEnd(ctx, r, e2);
+    failedBeforeEnd(ctx, r, e2);
   }
 }
 
@@ -207,7 +215,7 @@ async function finishAfterFile(ctx: Server, r: Request): Promise<void> {
     }
     endRequest(ctx, r);
   } catch (e) {
-    failedToEnd(ctx, r, e);
+    failedBeforeEnd(ctx, r, e);
   }
 }
 
