@@ -155,7 +155,7 @@ function readBody(r: Request): Promise<unknown> {
  * once by the read's last event (or the first failure). Its listeners share one scope with the
  * read's state, and stay on the request after it settled: no 'data' or 'end' comes again, the
  * `close` of every request finds `settled`, and taking four off cost ~2,000 instructions. Per
- * request this makes one context, the listeners and the promise (~400 bytes, where nested
+ * request this makes one context, the listeners and the promise (~570 bytes, where nested
  * callbacks and a chunk list made ~1 KB); a second chunk is what makes the list.
  */
 function readWhole(r: Request, type: string, limits: BodyLimits): Promise<unknown> {
