@@ -46,35 +46,23 @@ export interface ChunkedFrame {
 const CRLF = '\r\n';
 
 /**
- * @internal Frames `text` as one HTTP/1.1 chunk: one allocation holds the
- * chunk, and the frame is a view into it, for the paths that cannot take the
- * shortcut.
+ * @internal Frames `body` (text, or a frame already encoded: a heartbeat, a channel's cursor) as
+ * one HTTP/1.1 chunk: one allocation holds the chunk, and the frame is a view into it, for the
+ * paths that cannot take the shortcut. One chunk costs less than the three socket writes of
+ * size line, frame and CRLF, even with the copy of an encoded frame.
  */
-export function chunkOf(text: string): ChunkedFrame {
-  const length = Buffer.byteLength(text);
+export function chunkOf(body: string | Buffer): ChunkedFrame {
+  const text = typeof body === 'string';
+  const length = text ? Buffer.byteLength(body) : body.length;
   const head = `${length.toString(16)}${CRLF}`;
   // allocUnsafe: every byte is written just below. Small frames come from
   // Node's shared pool, so a frame costs no allocation of its own.
   const chunk = Buffer.allocUnsafe(head.length + length + 2);
   chunk.write(head, 0, 'latin1');
-  chunk.write(text, head.length, 'utf8');
+  if (text) chunk.write(body, head.length, 'utf8');
+  else body.copy(chunk, head.length);
   chunk.write(CRLF, head.length + length, 'latin1');
   return { chunk, frame: chunk.subarray(head.length, head.length + length) };
-}
-
-/**
- * @internal Frames `frame` as one HTTP/1.1 chunk, as {@link chunkOf} does for text: for frames
- * already encoded, written once (a heartbeat, a channel's cursor), where a copy costs less than
- * the three socket writes of size line, frame and CRLF.
- */
-export function chunkOfBytes(frame: Buffer): Buffer {
-  const length = frame.length;
-  const head = `${length.toString(16)}${CRLF}`;
-  const chunk = Buffer.allocUnsafe(head.length + length + 2);
-  chunk.write(head, 0, 'latin1');
-  frame.copy(chunk, head.length);
-  chunk.write(CRLF, head.length + length, 'latin1');
-  return chunk;
 }
 
 // The parts of ServerResponse this module reads that @types/node does not

@@ -5,7 +5,6 @@ import {
   type ChunkedFrame,
   chunkedSocketOf,
   chunkOf,
-  chunkOfBytes,
   socketIsCaughtUp,
   writeBuiltChunkTo,
 } from '../response/chunked-socket.ts';
@@ -412,7 +411,7 @@ export class EventStream {
     const socket = this.socket;
     // Never an empty frame: as a chunk it would end the response.
     if (socket !== null && frame.length !== 0 && socket.writable && socketIsCaughtUp(raw)) {
-      return socket.write(chunkOfBytes(frame));
+      return socket.write(chunkOf(frame).chunk);
     }
     return raw.write(frame);
   }
