@@ -22,16 +22,20 @@
  * holds no byte of its own. Anything else goes through `res.write`, which is
  * always correct, only slower.
  *
- * Both paths may be mixed on one stream only because of that per-write
- * check. `res.write` does not always reach the socket at once: Node 24 keeps
- * the chunks written in one tick in the response and sends them as one chunk
- * when the tick ends; any version keeps them in `outputData` while the socket
- * serves an earlier response. A frame written to the socket meanwhile would
- * overtake them. So the socket is used only when the response holds nothing
- * (`res.writableLength` is the socket's own), which keeps call order on the
- * wire whatever the response buffers, and where. The one exception is
- * `flush()`'s own parked chunks ({@link writeChunkTo}), which it may add to:
- * they wait where Node's own writes would find and send them first.
+ * Both paths may be mixed on one stream only because of those checks.
+ * `res.write` does not always reach the socket at once: Node 22 and 24 keep
+ * the chunks written in one tick in the response and send them as one chunk
+ * when the tick ends (checked on every write); any version keeps them in
+ * `outputData` while the socket serves an earlier response, or before the
+ * response has one (checked once: the socket must be this response's, and
+ * Node empties `outputData` into it when it becomes so, and never fills it
+ * again while it stays so and writable). A frame written to the socket
+ * meanwhile would overtake them. So the socket is used only when the response
+ * holds nothing (`res.writableLength` is the socket's own), which keeps call
+ * order on the wire whatever the response buffers, and where. The one
+ * exception is `flush()`'s own parked chunks ({@link writeChunkTo}), which it
+ * may add to: they wait where Node's own writes would find and send them
+ * first, and never on an SSE response (nothing is written to one but frames).
  */
 import { type OutgoingHttpHeader, OutgoingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -105,16 +109,18 @@ export function chunkedSocketOf(response: Response): Socket | null {
   if (raw.writableEnded || hasEncoding(raw.getHeader('content-encoding'))) return null;
   const socket = raw.socket;
   if (socket === null || !socket.writable) return null;
-  if ((socket as unknown as SocketInternals)._httpMessage !== raw) return null;
+  // Node empties `outputData` into the socket when it becomes the response's, and writes straight
+  // to it from then on while it is writable: socketIsCaughtUp counts on this and does not read it.
+  if ((socket as unknown as SocketInternals)._httpMessage !== raw || internals.outputSize !== 0) return null;
   return heldIsReadable(raw, socket) ? socket : null;
 }
 
 /**
  * Finds {@link HELD_KEY} on a fresh message (node:http sets the fields in OutgoingMessage's
- * constructor): Node 22's and 24's `kChunkedLength` (a symbol private to node:http), or on Node 20,
- * which holds nothing else, `outputSize` once more. `null`: a layout this was not written for.
+ * constructor): Node 22's and 24's `kChunkedLength` (a symbol private to node:http), or
+ * `undefined` on Node 20, which holds nothing in a tick. `null`: a layout this was not written for.
  */
-function findHeldKey(message: OutgoingMessage): string | symbol | null {
+function findHeldKey(message: OutgoingMessage): symbol | undefined | null {
   const internals = message as unknown as Record<string | symbol, unknown>;
   if (typeof internals.outputSize !== 'number') return null;
   let chunkedBuffer = false;
@@ -123,7 +129,7 @@ function findHeldKey(message: OutgoingMessage): string | symbol | null {
     if (key.description === 'kChunkedBuffer') chunkedBuffer = true;
   }
   // A buffer without the count of its bytes: a layout this was not written for.
-  return chunkedBuffer ? null : 'outputSize';
+  return chunkedBuffer ? null : undefined;
 }
 
 /**
@@ -143,7 +149,7 @@ function heldIsReadable(raw: ServerResponse, socket: Socket): boolean {
   const key = HELD_KEY;
   if (key === null) return false;
   const internals = raw as unknown as Record<string | symbol, number>;
-  const held = (internals.outputSize as number) + (key === 'outputSize' ? 0 : (internals[key] as number));
+  const held = (internals.outputSize as number) + (key === undefined ? 0 : (internals[key] as number));
   // Checked while they are zero (as they are when a stream starts): Node 24's getter adds chunk
   // framing to a non-zero count, and either way the shortcut waits for zero.
   return held !== 0 || raw.writableLength === socket.writableLength;
@@ -151,20 +157,18 @@ function heldIsReadable(raw: ServerResponse, socket: Socket): boolean {
 
 /**
  * @internal Whether a chunk written to the response's socket now lands after every byte the
- * response accepted: its head has left, and it holds nothing of its own (on Node 22 and 24, the
- * chunks of this tick; on any version, `outputData`). This is `raw.writableLength ===
- * socket.writableLength` (Node adds the socket's count to what the response holds), read as
- * the response's own fields: three field reads per write where the getters cost two calls and
- * five loads. Only for a response {@link chunkedSocketOf} accepted, which checked that these
- * fields are what Node counts.
+ * response accepted: its head has left, and it holds no chunk of this tick (Node 22 and 24).
+ * This is `raw.writableLength === socket.writableLength` (Node adds the socket's count to what
+ * the response holds), read as the response's own fields: two field reads per write where the
+ * getters cost two calls and five loads. `outputData`, the rest of that count, is not read: it
+ * stays empty while the socket is this response's and writable, which {@link chunkedSocketOf}
+ * checked (and once the socket stops being writable, a write is lost either way); not reading
+ * it spares each write of a broadcast a cache line of every subscriber's response. Only for a
+ * response {@link chunkedSocketOf} accepted, which checked that these fields are what Node counts.
  */
 export function socketIsCaughtUp(raw: ServerResponse): boolean {
   const internals = raw as unknown as Record<string | symbol, unknown>;
-  return (
-    internals._headerSent === true &&
-    internals.outputSize === 0 &&
-    internals[HELD_KEY as string | symbol] === 0
-  );
+  return internals._headerSent === true && (HELD_KEY === undefined || internals[HELD_KEY as symbol] === 0);
 }
 
 /**

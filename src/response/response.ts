@@ -422,6 +422,8 @@ export class Response {
 
   /** Body bytes already handed to the socket (as the handler wrote them: before any compression). */
   bytesWritten(): number {
+    // A channel's subscribers count what they write to the stream's socket themselves.
+    this.eventStream?.settleCounts();
     return this.written;
   }
 

@@ -39,8 +39,12 @@ export interface EventStreamOptions {
   lastEventIdQuery?: string;
 }
 
-/** @internal What {@link EventStream.onEnd} calls: a function, or an object's `streamEnded()`. */
-export type EndListener = (() => void) | { streamEnded(): void };
+/**
+ * @internal What {@link EventStream.onEnd} calls: a function, or an object's `streamEnded()`. An
+ * object that writes to the stream and counts its own writes (a channel's subscriber) has
+ * `settle()`, which adds them to the stream's counts (see {@link EventStream.settleCounts}).
+ */
+export type EndListener = (() => void) | { streamEnded(): void; settle?(): void };
 
 function callEndListener(fn: EndListener): void {
   if (typeof fn === 'function') fn();
@@ -99,8 +103,8 @@ export class EventStream {
    */
   readonly lastEventId: string | undefined;
   /** @internal */ readonly response: Response;
-  /** @internal Events written to the socket (not counting comments, heartbeats or the retry frame). */
-  eventsSent = 0;
+  /** Events it wrote, and those its subscribers settled (see {@link eventsSent}). */
+  private sent = 0;
   // The signal, the `closed` promise and the end listeners are made on first use: a broadcast
   // server holds thousands of idle streams, and an AbortController with a listener on it costs
   // more memory than the rest of a stream together.
@@ -271,6 +275,33 @@ export class EventStream {
     return undefined;
   }
 
+  /**
+   * @internal Events written to the socket (not counting comments, heartbeats or the retry frame),
+   * its channels' deliveries included.
+   */
+  get eventsSent(): number {
+    this.settleCounts();
+    return this.sent;
+  }
+
+  /**
+   * @internal Has the end listeners that count their own writes (a channel's subscribers, which
+   * write to the socket without touching the stream) add them to {@link eventsSent} and the
+   * response's `written`: called before either is read.
+   */
+  settleCounts(): void {
+    const list = this.endListeners;
+    if (list === undefined || typeof list === 'function') return;
+    if (!Array.isArray(list)) list.settle?.();
+    else for (const fn of list) if (typeof fn !== 'function') fn.settle?.();
+  }
+
+  /** @internal What an end listener wrote by itself, from its `settle()`. */
+  countWrites(events: number, bytes: number): void {
+    this.sent += events;
+    this.response.written += bytes;
+  }
+
   /** @internal Undoes {@link onEnd}. */
   offEnd(fn: EndListener): void {
     const list = this.endListeners;
@@ -316,7 +347,7 @@ export class EventStream {
   send(event: SseEvent): Promise<boolean> {
     const framed = frameOf(event);
     if (this.ended) return FALSE;
-    this.eventsSent++;
+    this.sent++;
     const socket = this.socket;
     const raw = this.response.node;
     // The channel's shortcut: one pre-built chunk to the socket instead of res.write's four parts. Not
@@ -449,7 +480,7 @@ export class EventStream {
     if (!raw.destroyed && !raw.writableEnded) {
       // Its return value only reports a full socket; end() below still delivers the frame.
       this.writeFrameSync(encodeEvent({ event: 'error', data: { message } }));
-      this.eventsSent++;
+      this.sent++;
     }
     this.response.stopWrites('error');
     this.close();
@@ -460,6 +491,7 @@ export class EventStream {
     // Not idle: bytes still queued for the socket (a slow client), or bytes written by a path that
     // does not refresh the timer (a channel writing straight to the socket, which skips the
     // per-write refresh to stay cheap). Either way a comment adds nothing; look again later.
+    this.settleCounts();
     const written = this.response.written;
     if (this.bufferedBytes > 0 || written !== this.writtenAtBeat) {
       this.writtenAtBeat = written;
