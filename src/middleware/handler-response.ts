@@ -3,10 +3,10 @@ import { HttpError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { isExitSignal } from '../request/request-middleware.ts';
 import {
-  answerError,
+  answerErrorJson,
+  errorEnvelope,
   isGoneAbort,
   logRequestError,
-  publicMessage,
   statusOf,
   unsupportedReturn,
 } from '../server/server-handle.ts';
@@ -73,7 +73,7 @@ export async function handlerResponse(r: Request): Promise<void> {
   if (failed) {
     const status = statusOf(failure);
     logRequestError(r, status, failure);
-    answerError(res, status, JSON_TYPE, JSON.stringify(errorEnvelope(failure, status)));
+    answerErrorJson(r, status, errorEnvelope(failure, status));
     return;
   }
   if (res.bufferLength() > 0) return;
@@ -82,7 +82,7 @@ export async function handlerResponse(r: Request): Promise<void> {
   const unsupported = unsupportedReturn(data);
   if (unsupported !== undefined) {
     logRequestError(r, 500, unsupported);
-    answerError(res, 500, JSON_TYPE, JSON.stringify(errorEnvelope(unsupported, 500)));
+    answerErrorJson(r, 500, errorEnvelope(unsupported, 500));
     return;
   }
   const status = res.node.statusCode;
@@ -93,12 +93,4 @@ export async function handlerResponse(r: Request): Promise<void> {
       ? { code: status, message: STATUS_CODES[status] ?? 'Error', data }
       : { code: 0, message: 'OK', data };
   res.write(JSON.stringify(envelope));
-}
-
-/** The envelope of a thrown error: its numeric code and data only when the client may see them. */
-function errorEnvelope(failure: unknown, status: number): Envelope {
-  const message = publicMessage(failure, status);
-  if (!(failure instanceof HttpError && failure.expose)) return { code: status, message, data: null };
-  const code = typeof failure.code === 'number' ? failure.code : status;
-  return { code, message, data: failure.data ?? null };
 }

@@ -373,7 +373,7 @@ export function reportError(r: Request, e: unknown): void {
     // Data for the client (the problems of a failed input check, say) needs a shape a program can
     // read: the envelope's, so a client parses errors alike with or without handlerResponse.
     if (e instanceof HttpError && e.expose && e.data !== undefined)
-      answerError(res, status, JSON_TYPE, errorJson(e, status));
+      answerErrorJson(r, status, errorEnvelope(e, status));
     else answerError(res, status, TEXT, publicMessage(e, status));
     // The client may still be sending a body we refused; closing avoids reading it all.
     if (status === 413) res.raw.setHeader('Connection', 'close');
@@ -441,10 +441,36 @@ export function isGoneAbort(r: Request, e: unknown): boolean {
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** `{ code, message, data }` of an exposed HttpError that carries data: the envelope's shape. */
-function errorJson(e: HttpError, status: number): string {
-  const code = typeof e.code === 'number' ? e.code : status;
-  return JSON.stringify({ code, message: publicMessage(e, status), data: e.data });
+/**
+ * `{ code, message, data }` of a thrown error (the shape of `handlerResponse`'s envelope): its
+ * numeric code and data only when the client may see them.
+ */
+export function errorEnvelope(
+  failure: unknown,
+  status: number,
+): { code: number; message: string; data: unknown } {
+  const message = publicMessage(failure, status);
+  if (!(failure instanceof HttpError && failure.expose)) return { code: status, message, data: null };
+  const code = typeof failure.code === 'number' ? failure.code : status;
+  return { code, message, data: failure.data ?? null };
+}
+
+/**
+ * Answers `status` with `value` as JSON. When the value cannot be written as JSON (a BigInt or a
+ * cycle in an error's `data`, a `toJSON()` that throws), the answer the handler meant cannot be
+ * given: it answers a plain 500 and logs why, as Fastify does, where the throw cut the connection.
+ */
+export function answerErrorJson(r: Request, status: number, value: unknown): void {
+  let body: string;
+  try {
+    body = JSON.stringify(value);
+  } catch (err) {
+    const why = new Error(`the ${status} answer's JSON could not be written; answered 500`, { cause: err });
+    logRequestError(r, 500, why);
+    answerError(r.response, 500, TEXT, STATUS_CODES[500] ?? 'Internal Server Error');
+    return;
+  }
+  answerError(r.response, status, JSON_TYPE, body);
 }
 
 /** The status an error answers with: its own for an HttpError, 500 for anything else. */
