@@ -136,7 +136,9 @@ let caches = '';
 const sseOptions = { clients, warm, events, nodeFlags, keep, cacheSim };
 /** An event's count per request or delivery: instructions whole, misses (tens) to two decimals. */
 const fmt = (event: string, n: number): string =>
-  event === 'Ir' ? Math.round(n).toLocaleString('en-US') : n.toFixed(2);
+  event === 'Ir'
+    ? Math.round(n).toLocaleString('en-US')
+    : n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 for (let rep = 0; rep < reps; rep++) {
   // Alternating order, as everywhere in bench/.
   const order = rep % 2 === 0 ? entries : [...entries].reverse();

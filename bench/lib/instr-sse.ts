@@ -4,7 +4,9 @@
 // shared with the suite and bench/ab.ts --suite sse). N clients connect and are
 // pinged, a warm-up burst lets the JIT settle, then counting covers exactly one more burst of E
 // events from its first publish to the last client's receipt of the last event; every client
-// must have received every event of it exactly once and in order, or the run fails.
+// must have received every event of it exactly once and in order, or the run fails. With the
+// cache model (`cacheSim`) the same window also counts D1 and LL misses: at thousands of clients
+// each object a delivery touches is a miss, and that, more than instructions, bounds a fan-out.
 //
 // The kernel's side (the writev per socket per event) is not in the count; `strace -c` on the
 // same server without valgrind, over the same burst, gives the syscalls per delivery.
