@@ -30,9 +30,29 @@ import { countsPerDelivery, type SyscallCount, syscallsPerDelivery } from './lib
 import { median } from './lib/stats.ts';
 import { ROUTE_AUTH, ROUTE_BODY } from './servers/route-spec.ts';
 
+// A flag dropped silently (a typo, or `--cache-sim` without its value at the end) would print
+// a table that looks right but measured something else.
+const FLAGS = [
+  'servers',
+  'suite',
+  'warm',
+  'requests',
+  'connections',
+  'clients',
+  'events',
+  'reps',
+  'keep',
+  'strace',
+  'cache-sim',
+  'node-flags',
+];
+if ((process.argv.length - 2) % 2 !== 0) throw new Error('every flag needs a value (e.g. --cache-sim 1)');
 const args = new Map<string, string>();
 for (let i = 2; i + 1 < process.argv.length; i += 2) {
-  args.set(String(process.argv[i]).replace(/^--/, ''), String(process.argv[i + 1]));
+  const name = String(process.argv[i]).replace(/^--/, '');
+  if (!FLAGS.includes(name))
+    throw new Error(`unknown flag ${process.argv[i]}: the flags are --${FLAGS.join(', --')}`);
+  args.set(name, String(process.argv[i + 1]));
 }
 const count = (name: string, def: number): number => {
   const n = Number(args.get(name) ?? def);
