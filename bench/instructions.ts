@@ -7,6 +7,8 @@
 //     [--requests 3000] [--connections 10] [--reps 2] [--keep 1] [--node-flags --perf-basic-prof]
 //   npx tsx bench/instructions.ts --suite sse [--servers raw-socket,sluice,sluice-send,better-sse]
 //     [--clients 200] [--warm 1000] [--events 300] [--reps 2] [--strace 1]
+//   either with [--cache-sim 1]: callgrind's cache model too, D1 and LL read misses per request
+//     or delivery (~2x slower counting)
 // Needs valgrind (Debian's package). Each server runs under callgrind with counting off while a
 // keep-alive client warms it up (the JIT settles: counting a window in which V8 still compiles or
 // deoptimizes measures the compiler), then counts exactly `--requests` requests on the same
@@ -14,19 +16,43 @@
 // `--suite sse` counts instructions per delivery of a broadcast instead (issue #15, target 5; see
 // lib/instr-sse.ts), and with `--strace 1` the syscalls per delivery of the same burst.
 // Servers are bench/lib/catalog.ts names; ratios are against the first one, per repetition.
+// `--cache-sim 1` adds what a fan-out is decided by at thousands of clients: each object a
+// delivery touches is a cache miss (the kernel's work between writes evicts it), which no
+// instruction count shows. The cache geometry is callgrind's reading of this host's CPU, printed
+// with the table: compare misses only within one run.
 // `--keep 1` keeps the dumps for callgrind_annotate; `--node-flags --perf-basic-prof` (flags
 // separated by commas) makes node write /tmp/perf-<pid>.map, which names the JIT frames.
 import http from 'node:http';
-import { CountedServer, hasValgrind } from './lib/callgrind.ts';
+import { CountedServer, hasValgrind, type PerUnit, perUnit } from './lib/callgrind.ts';
 import { SERVERS, type ServerEntry } from './lib/catalog.ts';
 import { ensureDist, needsDist } from './lib/dist.ts';
-import { instructionsPerDelivery, type SyscallCount, syscallsPerDelivery } from './lib/instr-sse.ts';
+import { countsPerDelivery, type SyscallCount, syscallsPerDelivery } from './lib/instr-sse.ts';
 import { median } from './lib/stats.ts';
 import { ROUTE_AUTH, ROUTE_BODY } from './servers/route-spec.ts';
 
+// A flag dropped silently (a typo, or `--cache-sim` without its value at the end) would print
+// a table that looks right but measured something else.
+const FLAGS = [
+  'servers',
+  'suite',
+  'warm',
+  'requests',
+  'connections',
+  'clients',
+  'events',
+  'reps',
+  'keep',
+  'strace',
+  'cache-sim',
+  'node-flags',
+];
+if ((process.argv.length - 2) % 2 !== 0) throw new Error('every flag needs a value (e.g. --cache-sim 1)');
 const args = new Map<string, string>();
 for (let i = 2; i + 1 < process.argv.length; i += 2) {
-  args.set(String(process.argv[i]).replace(/^--/, ''), String(process.argv[i + 1]));
+  const name = String(process.argv[i]).replace(/^--/, '');
+  if (!FLAGS.includes(name))
+    throw new Error(`unknown flag ${process.argv[i]}: the flags are --${FLAGS.join(', --')}`);
+  args.set(name, String(process.argv[i + 1]));
 }
 const count = (name: string, def: number): number => {
   const n = Number(args.get(name) ?? def);
@@ -46,6 +72,10 @@ const events = count('events', 300);
 const reps = args.get('reps') === '0' ? 0 : count('reps', 2);
 const keep = args.get('keep') === '1';
 const strace = args.get('strace') === '1';
+const cacheSimArg = args.get('cache-sim') ?? '0';
+if (cacheSimArg !== '0' && cacheSimArg !== '1')
+  throw new Error(`--cache-sim must be 0 or 1 (1: callgrind's cache model), not '${cacheSimArg}'`);
+const cacheSim = cacheSimArg === '1';
 const nodeFlags = (args.get('node-flags') ?? '').split(',').filter(Boolean);
 const entries = (args.get('servers') ?? (sse ? 'raw-socket,sluice,sluice-send,better-sse' : 'fastify,sluice'))
   .split(',')
@@ -94,9 +124,9 @@ function load(agent: http.Agent, port: number, n: number): Promise<void> {
   });
 }
 
-/** Instructions per request of one server's main thread. */
-async function measure(entry: ServerEntry): Promise<number> {
-  const server = CountedServer.underCallgrind(entry.name, entry.file, nodeFlags, keep);
+/** Every callgrind event per request of one server's main thread. */
+async function measure(entry: ServerEntry): Promise<PerUnit> {
+  const server = CountedServer.underCallgrind(entry.name, entry.file, { nodeFlags, keep, cacheSim });
   try {
     const { port } = await server.listening;
     const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
@@ -105,30 +135,53 @@ async function measure(entry: ServerEntry): Promise<number> {
     await load(agent, port, requests);
     server.instrument(false);
     agent.destroy();
-    const { total, file } = server.mainThreadTotal();
+    const { events, caches, file } = server.mainThreadTotal();
     if (keep) log(`${entry.name}: dump kept at ${file} (pid ${server.pid})`);
-    return total / requests;
+    return perUnit(events, caches, requests);
   } finally {
     await server.stop();
   }
 }
 
 const unit = sse ? 'delivery' : 'request';
-const perServer = new Map<string, number[]>(entries.map((e) => [e.name, []]));
-const ratios = new Map<string, number[]>(entries.map((e) => [e.name, []]));
-const sseOptions = { clients, warm, events, nodeFlags, keep };
+// The events of the table: instructions, and with the cache model D1 and LL read misses.
+const columns = cacheSim ? ['Ir', 'D1mr', 'DLmr'] : ['Ir'];
+const perServer = new Map<string, Map<string, number[]>>(
+  entries.map((e) => [e.name, new Map(columns.map((c) => [c, []]))]),
+);
+const ratios = new Map<string, Map<string, number[]>>(
+  entries.map((e) => [e.name, new Map(columns.map((c) => [c, []]))]),
+);
+let caches = '';
+const sseOptions = { clients, warm, events, nodeFlags, keep, cacheSim };
+/** An event's count per request or delivery: instructions whole, misses (tens) to two decimals. */
+const fmt = (event: string, n: number): string =>
+  event === 'Ir'
+    ? Math.round(n).toLocaleString('en-US')
+    : n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 for (let rep = 0; rep < reps; rep++) {
   // Alternating order, as everywhere in bench/.
   const order = rep % 2 === 0 ? entries : [...entries].reverse();
-  const got = new Map<string, number>();
+  const got = new Map<string, Record<string, number>>();
   for (const e of order) {
-    const n = sse ? await instructionsPerDelivery(e, sseOptions, log) : await measure(e);
-    got.set(e.name, n);
-    perServer.get(e.name)?.push(n);
-    log(`rep ${rep + 1}/${reps} ${e.name}: ${Math.round(n)} instructions per ${unit}`);
+    const n = sse ? await countsPerDelivery(e, sseOptions, log) : await measure(e);
+    caches = n.caches;
+    for (const c of columns) {
+      if (n.events[c] === undefined) throw new Error(`${e.name}: callgrind counted no ${c}`);
+      perServer.get(e.name)?.get(c)?.push(n.events[c]);
+    }
+    got.set(e.name, n.events);
+    const misses = cacheSim
+      ? `, ${fmt('D1mr', n.events.D1mr!)} D1 and ${fmt('DLmr', n.events.DLmr!)} LL read misses`
+      : '';
+    log(`rep ${rep + 1}/${reps} ${e.name}: ${Math.round(n.events.Ir!)} instructions${misses} per ${unit}`);
   }
   const base = got.get(entries[0]!.name)!;
-  for (const e of entries) ratios.get(e.name)?.push(got.get(e.name)! / base);
+  for (const e of entries) {
+    const mine = got.get(e.name)!;
+    const theirs = ratios.get(e.name)!;
+    for (const c of columns) theirs.get(c)?.push(mine[c]! / base[c]!);
+  }
 }
 const syscalls = new Map<string, SyscallCount>();
 if (sse && strace) {
@@ -150,16 +203,31 @@ const sysHead =
   syscalls.size > 0
     ? ' syscalls per delivery (all threads; strace -c) | of them write/writev | user share of CPU time |'
     : '';
-console.log(`| server | instructions per ${unit} (median) | vs ${entries[0]!.name} |${sysHead}`);
-console.log(`|---|---:|---:|${syscalls.size > 0 ? '---:|---:|---:|' : ''}`);
+const first = entries[0]!.name;
+/** The median of a server's counts of `event` per unit, or of their ratios to the first server's. */
+const cell = (name: string, event: string, ratio: boolean): string => {
+  const values = (ratio ? ratios : perServer).get(name)?.get(event) ?? [];
+  if (values.length === 0) return '-';
+  return ratio ? `${median(values).toFixed(3)}x` : fmt(event, median(values));
+};
+const missHead = cacheSim
+  ? ` D1 read misses per ${unit} (median) | vs ${first} | LL read misses per ${unit} (median) |`
+  : '';
+if (cacheSim && caches !== '') console.log(`cache model (callgrind, from this host's CPU): ${caches}`);
+console.log(`| server | instructions per ${unit} (median) | vs ${first} |${missHead}${sysHead}`);
+console.log(
+  `|---|---:|---:|${cacheSim ? '---:|---:|---:|' : ''}${syscalls.size > 0 ? '---:|---:|---:|' : ''}`,
+);
 for (const e of entries) {
-  const counts = perServer.get(e.name)!;
-  const n = counts.length === 0 ? '-' : Math.round(median(counts)).toLocaleString('en-US');
-  const r = counts.length === 0 ? '-' : `${median(ratios.get(e.name)!).toFixed(3)}x`;
+  const n = cell(e.name, 'Ir', false);
+  const r = cell(e.name, 'Ir', true);
+  const misses = cacheSim
+    ? ` ${cell(e.name, 'D1mr', false)} | ${cell(e.name, 'D1mr', true)} | ${cell(e.name, 'DLmr', false)} |`
+    : '';
   const s = syscalls.get(e.name);
   const sys =
     s === undefined
       ? ''
       : ` ${s.total.toFixed(3)} | ${s.writes.toFixed(3)} | ${Math.round(100 * s.userShare)}% |`;
-  console.log(`| ${e.label} | ${n} | ${r} |${sys}`);
+  console.log(`| ${e.label} | ${n} | ${r} |${misses}${sys}`);
 }

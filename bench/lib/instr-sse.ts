@@ -4,7 +4,9 @@
 // shared with the suite and bench/ab.ts --suite sse). N clients connect and are
 // pinged, a warm-up burst lets the JIT settle, then counting covers exactly one more burst of E
 // events from its first publish to the last client's receipt of the last event; every client
-// must have received every event of it exactly once and in order, or the run fails.
+// must have received every event of it exactly once and in order, or the run fails. With the
+// cache model (`cacheSim`) the same window also counts D1 and LL misses: at thousands of clients
+// each object a delivery touches is a miss, and that, more than instructions, bounds a fan-out.
 //
 // The kernel's side (the writev per socket per event) is not in the count; `strace -c` on the
 // same server without valgrind, over the same burst, gives the syscalls per delivery.
@@ -13,7 +15,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LoadRequest } from '../servers/protocol.ts';
-import { CountedServer } from './callgrind.ts';
+import { CountedServer, type PerUnit, perUnit } from './callgrind.ts';
 import type { ServerEntry } from './catalog.ts';
 import type { Child } from './children.ts';
 import { sleep } from './clock.ts';
@@ -29,6 +31,8 @@ export interface SseCountOptions {
   nodeFlags: string[];
   /** Keep the callgrind dump (its path is logged). */
   keep: boolean;
+  /** callgrind's cache model: D1 and LL misses per delivery too. */
+  cacheSim: boolean;
 }
 
 export interface SyscallCount {
@@ -65,13 +69,12 @@ async function connectAndWarm(server: CountedServer, o: SseCountOptions): Promis
   return b;
 }
 
-/** Instructions of the server's main thread per delivery over one counted burst, under callgrind. */
-export async function instructionsPerDelivery(
-  entry: ServerEntry,
-  o: SseCountOptions,
-  log: Log,
-): Promise<number> {
-  const server = CountedServer.underCallgrind(entry.name, entry.file, o.nodeFlags, o.keep);
+/**
+ * Every callgrind event of the server's main thread (instructions `Ir`; with `cacheSim`, the
+ * misses `D1mr`, `DLmr`...) per delivery over one counted burst, and the simulated caches.
+ */
+export async function countsPerDelivery(entry: ServerEntry, o: SseCountOptions, log: Log): Promise<PerUnit> {
+  const server = CountedServer.underCallgrind(entry.name, entry.file, o);
   let client: Child<LoadRequest> | undefined;
   try {
     const b = await connectAndWarm(server, o);
@@ -84,9 +87,9 @@ export async function instructionsPerDelivery(
         () => server.instrument(false),
       )
     ).result;
-    const { total, file } = server.mainThreadTotal();
+    const { events, caches, file } = server.mainThreadTotal();
     if (o.keep) log(`${entry.name}: dump kept at ${file} (pid ${server.pid}; /tmp/perf-${server.pid}.map)`);
-    return total / delivered;
+    return perUnit(events, caches, delivered);
   } finally {
     await client?.kill();
     await server.stop();
