@@ -117,6 +117,28 @@ export const SERVERS: readonly ServerEntry[] = [
     optIn: true,
   },
   {
+    // raw-socket writing the bytes sluice writes (an `id:` line, one HTTP/1.1 chunk per event on a
+    // keep-alive chunked response): whether the wire format, rather than the server, is the gap.
+    name: 'raw-socket-chunked',
+    label: 'node:http socket, sluice bytes',
+    file: file('raw-socket-chunked'),
+    sse: true,
+    http: false,
+    stream: false,
+    optIn: true,
+  },
+  {
+    // Another build of sluice (SLUICE_OTHER_DIST: its dist/index.js), to A/B two commits.
+    name: 'sluice-other',
+    label: 'sluice, another build',
+    file: file('sluice-other'),
+    sse: true,
+    http: true,
+    stream: true,
+    route: true,
+    optIn: true,
+  },
+  {
     name: 'sluice-res-write',
     label: 'sluice, socket shortcut off',
     file: file('sluice-res-write'),
