@@ -40,7 +40,8 @@ for (const [kind, wrap] of [
     assert.equal(res.text, 'Internal Server Error');
     assert.match(String(res.headers['content-type']), /^text\/plain/);
     const logged = srv.logger.lines.find(
-      (l) => l.level === 'error' && l.args[1] instanceof Error && /could not be written/.test(l.args[1].message),
+      (l) =>
+        l.level === 'error' && l.args[1] instanceof Error && /could not be written/.test(l.args[1].message),
     );
     assert.ok(logged, 'the failed answer is logged');
     assert.match(String((logged.args[1] as Error).message), /the 422 answer's JSON/);
