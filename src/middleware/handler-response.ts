@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import { HttpError } from '../errors.ts';
+import type { HttpError } from '../errors.ts';
 import type { Request } from '../request/request.ts';
 import { isExitSignal } from '../request/request-middleware.ts';
 import {
