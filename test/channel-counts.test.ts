@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type AccessEntry, accessLog, Channel, type EventStream, type Response } from '../src/index.ts';
 import { startServer } from './helpers/server.ts';
-import { parseEvents, read, waitFor } from './helpers/sse-clients.ts';
+import { type Chunk, parseEvents, type ReadResult, read, waitFor } from './helpers/sse-clients.ts';
 
 /** An access-log format that keeps each entry. */
 function keepIn(entries: AccessEntry[]): (e: AccessEntry) => string {
@@ -13,6 +13,18 @@ function keepIn(entries: AccessEntry[]): (e: AccessEntry) => string {
     entries.push(e);
     return 'line';
   };
+}
+
+/** Reads `url` to its end; `body()` is what has arrived so far. */
+function readLive(url: string): { done: Promise<ReadResult>; body: () => string } {
+  let seen: Chunk[] = [];
+  const done = read(url, {
+    onChunk: (_c, all) => {
+      seen = all;
+      return undefined;
+    },
+  });
+  return { done, body: () => seen.map((c) => c.text).join('') };
 }
 
 test("a channel's deliveries count in bytesWritten() while the stream lives, and in the access log after", async (t) => {
@@ -37,26 +49,20 @@ test("a channel's deliveries count in bytesWritten() while the stream lives, and
     return srv.close();
   });
 
-  let body = '';
-  const reading = read(`${srv.url}/both`, {
-    onChunk: (c) => {
-      body += c.text;
-      return undefined;
-    },
-  });
+  const reading = readLive(`${srv.url}/both`);
   await waitFor(() => a.stats().subscribers === 1 && b.stats().subscribers === 1, 'both subscriptions');
   for (let i = 0; i < 3; i++) {
     await a.publish({ data: `a${i}` });
     await b.publish({ event: 'b', data: `b${i}` });
   }
-  await waitFor(() => parseEvents(body).length === 7, 'seven events');
+  await waitFor(() => parseEvents(reading.body()).length === 7, 'seven events');
   assert.ok(a.stats().socketWrites >= 3 && b.stats().socketWrites >= 3, 'the deliveries took the socket');
   // Live: every byte the client has, counted, though no delivery touched the response.
-  assert.equal(held?.bytesWritten(), Buffer.byteLength(body));
+  assert.equal(held?.bytesWritten(), Buffer.byteLength(reading.body()));
 
   a.close();
   b.close();
-  const got = await reading;
+  const got = await reading.done;
   assert.equal(got.ending, 'end');
   assert.deepEqual(
     parseEvents(got.body).map((e) => e.data),
@@ -88,19 +94,13 @@ test('a subscriber that leaves while its stream goes on hands its counts over', 
     return srv.close();
   });
 
-  let body = '';
-  const reading = read(`${srv.url}/leave`, {
-    onChunk: (c) => {
-      body += c.text;
-      return undefined;
-    },
-  });
+  const reading = readLive(`${srv.url}/leave`);
   await waitFor(() => ch.stats().subscribers === 1, 'the subscription');
   for (let i = 0; i < 4; i++) await ch.publish({ data: String(i) });
-  await waitFor(() => parseEvents(body).length === 4, 'four events');
+  await waitFor(() => parseEvents(reading.body()).length === 4, 'four events');
   assert.ok(ch.stats().socketWrites >= 4, 'the deliveries took the socket');
   if (held !== undefined) ch.unsubscribe(held);
-  const got = await reading;
+  const got = await reading.done;
   assert.deepEqual(
     parseEvents(got.body).map((e) => e.data),
     ['0', '1', '2', '3', 'unsubscribed'],
